@@ -1,0 +1,20 @@
+"""The registries of the package, named as in mmsegmentation 0.x.
+
+``BACKBONES``, ``HEADS``, ``LOSSES`` and ``SEGMENTORS`` are the same object as ``MODELS``,
+as in mmseg 0.x, so a module registered in one is found from any of them.
+"""
+from .registry import Registry, build_from_cfg
+
+MODELS = Registry('model')
+BACKBONES = MODELS
+NECKS = MODELS
+HEADS = MODELS
+LOSSES = MODELS
+SEGMENTORS = MODELS
+
+DATASETS = Registry('dataset')
+PIPELINES = Registry('pipeline')
+HOOKS = Registry('hook')
+
+__all__ = ['Registry', 'build_from_cfg', 'MODELS', 'BACKBONES', 'NECKS', 'HEADS', 'LOSSES',
+           'SEGMENTORS', 'DATASETS', 'PIPELINES', 'HOOKS']

@@ -1,0 +1,34 @@
+"""The command-line edge: user errors become one line on stderr and a non-zero exit."""
+import sys
+from typing import Callable, Optional
+
+from .errors import MMSegDDRNetError
+
+EXIT_USER_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def format_error(err: BaseException) -> str:
+    """One line describing ``err`` for a user."""
+    msg = str(err).strip().replace('\n', ' ') or type(err).__name__
+    if isinstance(err, MMSegDDRNetError):
+        return msg
+    if isinstance(err, FileNotFoundError) and err.filename is not None:
+        return f'no such file or directory: {err.filename}'
+    return f'{type(err).__name__}: {msg}'
+
+
+def run_cli(main: Callable[[], Optional[int]]) -> None:
+    """Run ``main`` and exit; user errors print ``error: <message>`` and exit with status 1.
+
+    Errors that are not the user's (bugs) keep their traceback.
+    """
+    try:
+        code = main()
+    except (MMSegDDRNetError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
+        print(f'error: {format_error(err)}', file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        print('error: interrupted', file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code or 0)

@@ -1,0 +1,29 @@
+"""Shared fixtures: paths to the real CamVid data and the mmsegmentation reference, when present."""
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CAMVID_ROOT = Path(os.environ.get('CAMVID_ROOT', REPO_ROOT.parent / 'shared' / 'data' / 'camvid'))
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def camvid_root() -> Path:
+    if not (CAMVID_ROOT / 'train').is_dir():
+        pytest.skip(f'CamVid not found at {CAMVID_ROOT}')
+    return CAMVID_ROOT
+
+
+@pytest.fixture(scope='session')
+def mmseg_reference_python() -> str:
+    """Path of a python with mmsegmentation 1.2.2 (MMSEG_REFERENCE_PYTHON); skips when absent."""
+    py = os.environ.get('MMSEG_REFERENCE_PYTHON')
+    if not py or not os.path.exists(py):
+        pytest.skip('MMSEG_REFERENCE_PYTHON not set: mmsegmentation 1.2.2 parity not checked')
+    return py
