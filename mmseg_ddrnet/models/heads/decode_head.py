@@ -1,0 +1,142 @@
+"""The base class of decode heads, with mmseg 0.x's ``BaseDecodeHead`` arguments and API."""
+from abc import ABCMeta, abstractmethod
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ...registry import MODELS
+from ...utils import ConfigError
+from ..losses import accuracy
+
+Features = Union[torch.Tensor, Sequence[torch.Tensor]]
+_TRANSFORMS = (None, 'resize_concat', 'multiple_select')
+
+
+class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
+    """Selects backbone features, predicts per-pixel logits and computes its losses.
+
+    Args:
+        in_channels: channels of the selected input (a list with ``input_transform``).
+        channels: channels before the final 1×1 classifier ``conv_seg``.
+        num_classes: number of classes.
+        dropout_ratio: dropout before ``conv_seg``.
+        conv_cfg: only None (plain ``nn.Conv2d``) is supported.
+        norm_cfg, act_cfg: of the head's layers.
+        in_index: which backbone output(s) the head reads.
+        input_transform: None, ``'resize_concat'`` or ``'multiple_select'`` (mmseg 0.x).
+        loss_decode: a loss config or a list of them; losses with the same ``loss_name`` are summed.
+        ignore_index: label ignored by the losses and the accuracy.
+        sampler: pixel samplers are not supported (None); use ``OhemCrossEntropy`` for hard pixels.
+        align_corners: of the bilinear upsampling of the logits.
+        init_cfg: not supported (None): heads initialise themselves.
+    """
+
+    def __init__(self, in_channels: Union[int, Sequence[int]], channels: int, *, num_classes: int,
+                 dropout_ratio: float = 0.1, conv_cfg: Optional[dict] = None, norm_cfg: Optional[dict] = None,
+                 act_cfg: Optional[dict] = dict(type='ReLU'), in_index: Union[int, Sequence[int]] = -1,
+                 input_transform: Optional[str] = None,
+                 loss_decode: Union[dict, Sequence[dict]] = dict(type='CrossEntropyLoss', loss_weight=1.0),
+                 ignore_index: int = 255, sampler: Optional[dict] = None, align_corners: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = _check_inputs(name, in_channels, in_index, input_transform)
+        self.in_index = in_index
+        self.input_transform = input_transform
+        self.channels = _positive_int(name, 'channels', channels)
+        self.num_classes = _positive_int(name, 'num_classes', num_classes)
+        if conv_cfg is not None:
+            raise ConfigError(f'{name}: conv_cfg={conv_cfg!r} is not supported (leave it None)')
+        if sampler is not None:
+            raise ConfigError(f'{name}: sampler={sampler!r}: pixel samplers are not supported; '
+                              "use loss_decode=dict(type='OhemCrossEntropy', ...) for hard-pixel mining")
+        if init_cfg is not None:
+            raise ConfigError(f'{name}: init_cfg={init_cfg!r} is not supported (heads initialise themselves)')
+        if not isinstance(dropout_ratio, (int, float)) or not 0 <= dropout_ratio < 1:
+            raise ConfigError(f'{name}: dropout_ratio must be in [0, 1), got {dropout_ratio!r}')
+        self.norm_cfg = norm_cfg
+        self.act_cfg = act_cfg
+        self.ignore_index = ignore_index
+        self.align_corners = align_corners
+        self.loss_decode = _build_losses(name, loss_decode)
+        self.conv_seg = nn.Conv2d(channels, self.num_classes, kernel_size=1)
+        self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
+
+    def extra_repr(self) -> str:
+        return (f'input_transform={self.input_transform}, ignore_index={self.ignore_index}, '
+                f'align_corners={self.align_corners}')
+
+    @abstractmethod
+    def forward(self, inputs: Features) -> torch.Tensor:
+        """Logits (N×num_classes×h×w) from the backbone's outputs."""
+
+    def forward_train(self, inputs: Features, img_metas: List[dict], gt_semantic_seg: torch.Tensor,
+                      train_cfg: Optional[dict] = None) -> Dict[str, torch.Tensor]:
+        """Losses (and ``acc_seg``) of the head's logits against N×1×H×W labels."""
+        return self.losses(self.forward(inputs), gt_semantic_seg)
+
+    def forward_test(self, inputs: Features, img_metas: List[dict], test_cfg: Optional[dict] = None) -> torch.Tensor:
+        """Low-resolution logits; the segmentor resizes them."""
+        return self.forward(inputs)
+
+    def cls_seg(self, feat: torch.Tensor) -> torch.Tensor:
+        """Classify each pixel (dropout, then the 1×1 ``conv_seg``)."""
+        if self.dropout is not None:
+            feat = self.dropout(feat)
+        return self.conv_seg(feat)
+
+    def losses(self, seg_logit: torch.Tensor, seg_label: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``{loss_name: loss, ..., 'acc_seg': accuracy}``; the losses upsample the logits themselves."""
+        label = seg_label[:, 0] if seg_label.dim() == 4 else seg_label
+        loss: Dict[str, torch.Tensor] = {}
+        for loss_module in self.loss_decode:
+            value = loss_module(seg_logit, label, ignore_index=self.ignore_index, align_corners=self.align_corners)
+            name = loss_module.loss_name
+            loss[name] = loss[name] + value if name in loss else value
+        loss['acc_seg'] = accuracy(seg_logit, label, self.ignore_index, self.align_corners)
+        return loss
+
+    def _transform_inputs(self, inputs: Features) -> Union[torch.Tensor, List[torch.Tensor]]:
+        """The feature(s) ``in_index`` selects, transformed by ``input_transform``."""
+        if isinstance(inputs, torch.Tensor):
+            inputs = [inputs]
+        if self.input_transform is None:
+            return inputs[self.in_index]
+        selected = [inputs[i] for i in self.in_index]
+        if self.input_transform == 'multiple_select':
+            return selected
+        size = selected[0].shape[2:]
+        return torch.cat([F.interpolate(x, size=size, mode='bilinear', align_corners=self.align_corners)
+                          for x in selected], dim=1)
+
+
+def _positive_int(owner: str, name: str, value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f'{owner}: {name} must be a positive int, got {value!r}')
+    return value
+
+
+def _check_inputs(owner: str, in_channels, in_index, input_transform) -> int:
+    """The channels the head sees after ``input_transform``, checking the three agree."""
+    if input_transform not in _TRANSFORMS:
+        raise ConfigError(f'{owner}: input_transform must be one of {_TRANSFORMS}, got {input_transform!r}')
+    if input_transform is None:
+        _positive_int(owner, 'in_channels', in_channels)
+        if not isinstance(in_index, int) or isinstance(in_index, bool):
+            raise ConfigError(f'{owner}: in_index must be an int without input_transform, got {in_index!r}')
+        return in_channels
+    if not isinstance(in_channels, (list, tuple)) or not isinstance(in_index, (list, tuple)) \
+            or len(in_channels) != len(in_index):
+        raise ConfigError(f'{owner}: with input_transform={input_transform!r}, in_channels and in_index must be '
+                          f'lists of the same length, got {in_channels!r} and {in_index!r}')
+    return sum(in_channels) if input_transform == 'resize_concat' else list(in_channels)
+
+
+def _build_losses(owner: str, loss_decode) -> nn.ModuleList:
+    cfgs = [loss_decode] if isinstance(loss_decode, dict) else loss_decode
+    if not isinstance(cfgs, (list, tuple)) or not cfgs or not all(isinstance(c, dict) for c in cfgs):
+        raise ConfigError(f'{owner}: loss_decode must be a loss config dict or a non-empty list of them, '
+                          f'got {loss_decode!r}')
+    return nn.ModuleList(MODELS.build(cfg) for cfg in cfgs)

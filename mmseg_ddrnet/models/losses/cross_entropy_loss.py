@@ -1,0 +1,61 @@
+"""mmseg 0.x ``CrossEntropyLoss`` on low-resolution logits and full-resolution labels."""
+import torch
+import torch.nn as nn
+
+from ...ops import seg_cross_entropy
+from ...registry import MODELS
+from ...utils import ConfigError
+from .utils import ClassWeight, check_loss_name, get_class_weight
+
+
+@MODELS.register_module()
+class CrossEntropyLoss(nn.Module):
+    """Softmax cross-entropy with mmseg 0.x reduction.
+
+    The logits are upsampled (bilinear) to the label size inside the loss. ``reduction='mean'``
+    averages over all N·H·W pixels (ignored ones count as 0) or, with ``avg_non_ignore``, over the
+    non-ignored ones; ``'sum'`` sums. ``class_weight[c]`` multiplies the loss of class-c pixels and
+    is not renormalised.
+
+    Args:
+        use_sigmoid, use_mask: mmseg's binary and mask variants; not supported (must be False).
+        reduction: ``'mean'`` or ``'sum'``.
+        class_weight: per-class weights, a list or a ``.npy``/``.json``/``.pkl`` file.
+        loss_weight: factor of the loss.
+        loss_name: the key of the loss in the head's loss dict (must start with ``loss_`` to count).
+        avg_non_ignore: average over non-ignored pixels only.
+    """
+
+    def __init__(self, use_sigmoid: bool = False, use_mask: bool = False, reduction: str = 'mean',
+                 class_weight: ClassWeight = None, loss_weight: float = 1.0, loss_name: str = 'loss_ce',
+                 avg_non_ignore: bool = False):
+        super().__init__()
+        if use_sigmoid or use_mask:
+            raise ConfigError('CrossEntropyLoss: use_sigmoid=True and use_mask=True are not supported; '
+                              'DDRNet uses the softmax cross-entropy (leave both False)')
+        if reduction not in ('mean', 'sum'):
+            raise ConfigError(f"CrossEntropyLoss: reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+        self.class_weight = get_class_weight(class_weight, 'CrossEntropyLoss')
+        self.loss_weight = float(loss_weight)
+        self.avg_non_ignore = bool(avg_non_ignore)
+        self._loss_name = check_loss_name(loss_name, 'CrossEntropyLoss')
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+    def forward(self, logits: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
+                align_corners: bool = False) -> torch.Tensor:
+        """The loss of N×C×h×w ``logits`` against N×H×W ``label``."""
+        avg_non_ignore = self.avg_non_ignore and self.reduction == 'mean'
+        loss = seg_cross_entropy(logits, label, weight=self.class_weight, ignore_index=ignore_index,
+                                 avg_non_ignore=avg_non_ignore, align_corners=align_corners)
+        if self.reduction == 'sum':
+            loss = loss * label.numel()
+        return self.loss_weight * loss
+
+    def extra_repr(self) -> str:
+        return (f'loss_name={self.loss_name!r}, loss_weight={self.loss_weight}, '
+                f'avg_non_ignore={self.avg_non_ignore}, class_weight={self.class_weight}')
+

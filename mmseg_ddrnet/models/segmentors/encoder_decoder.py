@@ -1,0 +1,217 @@
+"""``EncoderDecoder``: backbone → decode head (+ auxiliary heads in training), mmseg 0.x API."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ...ops import resize_argmax
+from ...registry import MODELS
+from ...utils import ConfigError, DataError
+from .base import BaseSegmentor
+
+_TEST_KEYS = {'mode', 'crop_size', 'stride'}
+
+
+@MODELS.register_module()
+class EncoderDecoder(BaseSegmentor):
+    """The encoder-decoder segmentor.
+
+    Args:
+        backbone, decode_head: configs of the backbone and of the main head.
+        neck: config of a neck between them (none is registered in this package).
+        auxiliary_head: config (or list of configs) of heads used for training losses only.
+        train_cfg: must be empty (kept for mmseg 0.x configs).
+        test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide', crop_size=(h, w), stride=(h, w))``.
+        pretrained: backbone weights, as mmseg 0.x (sets the backbone's ``pretrained``).
+        init_cfg: not supported (None); configure the backbone's ``init_cfg`` instead.
+
+    Test results are int64 label maps at each image's ``ori_shape`` (padding removed, flips undone).
+    """
+
+    def __init__(self, backbone: dict, decode_head: dict, neck: Optional[dict] = None,
+                 auxiliary_head: Optional[Union[dict, List[dict]]] = None, train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None, pretrained: Optional[str] = None, init_cfg: Optional[dict] = None):
+        super().__init__()
+        if init_cfg is not None:
+            raise ConfigError(f"EncoderDecoder: init_cfg={init_cfg!r} is not supported; set the backbone's "
+                              "init_cfg=dict(type='Pretrained', checkpoint=...) instead")
+        if pretrained is not None:
+            backbone = dict(backbone, pretrained=pretrained)
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck) if neck is not None else None
+        self.decode_head = MODELS.build(decode_head)
+        self.align_corners = self.decode_head.align_corners
+        self.num_classes = self.decode_head.num_classes
+        self.auxiliary_head = _build_auxiliary(auxiliary_head)
+        if train_cfg:
+            raise ConfigError(f'EncoderDecoder: train_cfg {dict(train_cfg)!r} is not used by this model; '
+                              'leave it empty (dict())')
+        self.train_cfg = train_cfg
+        self.test_cfg = _check_test_cfg(test_cfg)
+
+    def init_weights(self) -> None:
+        """Load the backbone's pretrained weights, if configured (called by the training tool)."""
+        if hasattr(self.backbone, 'init_weights'):
+            self.backbone.init_weights()
+
+    # ------------------------------------------------------------------------------ training
+    def extract_feat(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
+        """The backbone's (and neck's) features."""
+        x = self.backbone(img)
+        return self.neck(x) if self.with_neck else x
+
+    def forward_train(self, img: torch.Tensor, img_metas: List[dict], gt_semantic_seg: torch.Tensor,
+                      **kwargs) -> Dict[str, torch.Tensor]:
+        """``{'decode.loss_ce': ..., 'decode.acc_seg': ..., 'aux.loss_ce': ..., ...}``."""
+        if kwargs:
+            raise DataError(f'forward_train: unexpected batch keys {sorted(kwargs)}')
+        x = self.extract_feat(img)
+        losses = _prefixed(self.decode_head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg), 'decode')
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            for i, head in enumerate(self.auxiliary_head):
+                losses.update(_prefixed(head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg), f'aux_{i}'))
+        elif self.auxiliary_head is not None:
+            losses.update(_prefixed(self.auxiliary_head.forward_train(x, img_metas, gt_semantic_seg,
+                                                                      self.train_cfg), 'aux'))
+        return losses
+
+    # ------------------------------------------------------------------------------- logits
+    def _decode_logits(self, img: torch.Tensor, img_metas: Optional[List[dict]]) -> torch.Tensor:
+        """The decode head's low-resolution logits."""
+        return self.decode_head.forward_test(self.extract_feat(img), img_metas, self.test_cfg)
+
+    def encode_decode(self, img: torch.Tensor, img_metas: Optional[List[dict]]) -> torch.Tensor:
+        """Logits resized to the input's size."""
+        return self._resize(self._decode_logits(img, img_metas), img.shape[2:])
+
+    def forward_dummy(self, img: torch.Tensor) -> torch.Tensor:
+        """Logits at the input size (FLOP counting, export, parity checks)."""
+        return self.encode_decode(img, None)
+
+    def whole_inference(self, img: torch.Tensor, img_meta: List[dict], rescale: bool) -> torch.Tensor:
+        """Logits of the whole image; with ``rescale`` at ``ori_shape`` without the padding."""
+        seg_logit = self.encode_decode(img, img_meta)
+        return self._unpad_and_rescale(seg_logit, img_meta[0]) if rescale else seg_logit
+
+    def slide_inference(self, img: torch.Tensor, img_meta: List[dict], rescale: bool) -> torch.Tensor:
+        """Logits averaged over overlapping ``crop_size`` windows moved by ``stride``."""
+        (h_crop, w_crop), (h_stride, w_stride) = self.test_cfg['crop_size'], self.test_cfg['stride']
+        n, _, h_img, w_img = img.shape
+        preds = img.new_zeros((n, self.num_classes, h_img, w_img))
+        count = img.new_zeros((n, 1, h_img, w_img))
+        for y1, y2, x1, x2 in _windows(h_img, w_img, h_crop, w_crop, h_stride, w_stride):
+            preds[:, :, y1:y2, x1:x2] += self.encode_decode(img[:, :, y1:y2, x1:x2], img_meta)
+            count[:, :, y1:y2, x1:x2] += 1
+        preds = preds / count
+        return self._unpad_and_rescale(preds, img_meta[0]) if rescale else preds
+
+    def inference(self, img: torch.Tensor, img_meta: List[dict], rescale: bool = True) -> torch.Tensor:
+        """Class probabilities (softmax), flips undone; at ``ori_shape`` with ``rescale``.
+
+        The images of the batch must share their shapes (``img_meta[0]`` is used for all).
+        """
+        _check_batch_shapes(img_meta)
+        if self.test_cfg['mode'] == 'slide':
+            seg_logit = self.slide_inference(img, img_meta, rescale)
+        else:
+            seg_logit = self.whole_inference(img, img_meta, rescale)
+        return _unflip(F.softmax(seg_logit, dim=1), img_meta[0])
+
+    # ----------------------------------------------------------------------------- testing
+    def simple_test(self, img: torch.Tensor, img_meta: List[dict], rescale: bool = True) -> List[np.ndarray]:
+        """One int64 label map per image (at ``ori_shape`` with ``rescale``, else at the input size)."""
+        if self.test_cfg['mode'] == 'slide':
+            return list(self.inference(img, img_meta, rescale).argmax(dim=1).cpu().numpy())
+        logits = self._decode_logits(img, img_meta)
+        return [self._label_map(logits[i:i + 1], img.shape[2:], meta, rescale) for i, meta in enumerate(img_meta)]
+
+    def aug_test(self, imgs: List[torch.Tensor], img_metas: List[List[dict]], rescale: bool = True
+                 ) -> List[np.ndarray]:
+        """Label maps from the probabilities averaged over the augmentations (scales, flips)."""
+        if not rescale:
+            raise ConfigError('aug_test needs rescale=True: the augmentations have different sizes')
+        probs = sum(self.inference(img, metas, rescale=True) for img, metas in zip(imgs, img_metas))
+        return list(probs.argmax(dim=1).cpu().numpy())
+
+    def _label_map(self, logits: torch.Tensor, input_size: Sequence[int], meta: dict, rescale: bool) -> np.ndarray:
+        """argmax of one image's low-resolution logits, resized straight to its target size."""
+        if not rescale:
+            return resize_argmax(logits, tuple(input_size), self.align_corners)[0].cpu().numpy()
+        img_h, img_w = meta['img_shape'][:2]
+        if (img_h, img_w) != tuple(input_size):  # padded: upsample to the input, then crop the padding
+            logits = self._resize(logits, input_size)[:, :, :img_h, :img_w]
+        label = resize_argmax(logits, tuple(meta['ori_shape'][:2]), self.align_corners)
+        return _unflip(label[:, None], meta)[0, 0].cpu().numpy()
+
+    def _unpad_and_rescale(self, seg_logit: torch.Tensor, meta: dict) -> torch.Tensor:
+        img_h, img_w = meta['img_shape'][:2]
+        return self._resize(seg_logit[:, :, :img_h, :img_w], meta['ori_shape'][:2])
+
+    def _resize(self, x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        if tuple(x.shape[2:]) == tuple(size):
+            return x
+        return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=self.align_corners)
+
+
+def _build_auxiliary(cfg: Optional[Union[dict, List[dict]]]) -> Optional[nn.Module]:
+    if cfg is None:
+        return None
+    if isinstance(cfg, dict):
+        return MODELS.build(cfg)
+    if isinstance(cfg, (list, tuple)) and all(isinstance(c, dict) for c in cfg):
+        return nn.ModuleList(MODELS.build(c) for c in cfg)
+    raise ConfigError(f'EncoderDecoder: auxiliary_head must be a head config or a list of them, got {cfg!r}')
+
+
+def _check_test_cfg(test_cfg: Optional[dict]) -> dict:
+    cfg = dict(mode='whole') if test_cfg is None else dict(test_cfg)
+    unknown = set(cfg) - _TEST_KEYS
+    if unknown:
+        raise ConfigError(f'test_cfg: unknown key(s) {sorted(unknown)} (allowed: {sorted(_TEST_KEYS)})')
+    mode = cfg.setdefault('mode', 'whole')
+    if mode not in ('whole', 'slide'):
+        raise ConfigError(f"test_cfg.mode must be 'whole' or 'slide', got {mode!r}")
+    if mode == 'slide':
+        for key in ('crop_size', 'stride'):
+            value = cfg.get(key)
+            pair = (value, value) if isinstance(value, int) else value
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2 or \
+                    not all(isinstance(v, int) and v > 0 for v in pair):
+                raise ConfigError(f"test_cfg: mode='slide' needs {key} as two positive ints (h, w), got {value!r}")
+            cfg[key] = tuple(pair)
+    return cfg
+
+
+def _windows(h_img: int, w_img: int, h_crop: int, w_crop: int, h_stride: int, w_stride: int
+             ) -> List[Tuple[int, int, int, int]]:
+    """``(y1, y2, x1, x2)`` of the sliding windows covering the image (mmseg 0.x grid)."""
+    h_grids = max(h_img - h_crop + h_stride - 1, 0) // h_stride + 1
+    w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
+    windows = []
+    for h_idx in range(h_grids):
+        for w_idx in range(w_grids):
+            y2, x2 = min(h_idx * h_stride + h_crop, h_img), min(w_idx * w_stride + w_crop, w_img)
+            windows.append((max(y2 - h_crop, 0), y2, max(x2 - w_crop, 0), x2))
+    return windows
+
+
+def _unflip(x: torch.Tensor, meta: dict) -> torch.Tensor:
+    """Undo the test-time flip of an N×C×H×W tensor."""
+    if not meta.get('flip', False):
+        return x
+    direction = meta.get('flip_direction', 'horizontal')
+    if direction not in ('horizontal', 'vertical'):
+        raise DataError(f"img_meta flip_direction must be 'horizontal' or 'vertical', got {direction!r}")
+    return x.flip(dims=(3,) if direction == 'horizontal' else (2,))
+
+
+def _check_batch_shapes(img_meta: List[dict]) -> None:
+    shapes = {(tuple(m['ori_shape'][:2]), tuple(m['img_shape'][:2])) for m in img_meta}
+    if len(shapes) > 1:
+        raise DataError(f'the images of a test batch must share ori_shape and img_shape, got {sorted(shapes)}')
+
+
+def _prefixed(losses: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
+    return {f'{prefix}.{name}': value for name, value in losses.items()}

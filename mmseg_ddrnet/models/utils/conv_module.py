@@ -1,0 +1,89 @@
+"""Conv + norm + activation bundles (mmcv 1.x ``ConvModule`` layout and state-dict names)."""
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+
+from ...utils import ConfigError
+from .norm import build_norm_layer
+
+_ACTIVATIONS = {
+    'ReLU': nn.ReLU,
+    'ReLU6': nn.ReLU6,
+    'LeakyReLU': nn.LeakyReLU,
+    'PReLU': nn.PReLU,
+    'ELU': nn.ELU,
+    'GELU': nn.GELU,
+    'SiLU': nn.SiLU,
+    'Swish': nn.SiLU,
+    'HSwish': nn.Hardswish,
+    'HSigmoid': nn.Hardsigmoid,
+    'Sigmoid': nn.Sigmoid,
+    'Tanh': nn.Tanh,
+}
+
+
+def build_activation_layer(cfg: dict) -> nn.Module:
+    """An activation module from ``cfg`` (``type`` plus the class's own arguments, e.g. ``inplace``)."""
+    if not isinstance(cfg, dict) or 'type' not in cfg:
+        raise ConfigError(f'act_cfg must be a dict with a "type" key, got {cfg!r}')
+    args = dict(cfg)
+    act_type = args.pop('type')
+    if act_type not in _ACTIVATIONS:
+        raise ConfigError(f'act_cfg type {act_type!r} is not supported (use one of {sorted(_ACTIVATIONS)})')
+    try:
+        return _ACTIVATIONS[act_type](**args)
+    except TypeError as err:
+        raise ConfigError(f'act_cfg {cfg!r}: {err}') from err
+
+
+class ConvModule(nn.Module):
+    """A conv layer with optional norm and activation, applied in ``order``.
+
+    The sub-modules are named ``conv``, ``bn``/``gn`` and ``activate`` as in mmcv, so state dicts of
+    mmcv-based models load unchanged. ``bias='auto'`` gives the conv a bias only without a norm layer.
+    With ``order=('norm', 'act', 'conv')`` (pre-activation) the norm acts on the input channels.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, Sequence[int]],
+                 stride: int = 1, padding: int = 0, dilation: int = 1, groups: int = 1,
+                 bias: Union[bool, str] = 'auto', norm_cfg: Optional[dict] = None,
+                 act_cfg: Optional[dict] = dict(type='ReLU'),
+                 order: Sequence[str] = ('conv', 'norm', 'act')):
+        super().__init__()
+        if sorted(order) != ['act', 'conv', 'norm']:
+            raise ConfigError(f"ConvModule order must be a permutation of ('conv', 'norm', 'act'), got {order!r}")
+        self.order = tuple(order)
+        self.with_norm = norm_cfg is not None
+        self.with_activation = act_cfg is not None
+        if bias == 'auto':
+            bias = not self.with_norm
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                              dilation=dilation, groups=groups, bias=bias)
+        self.norm_name = None
+        if self.with_norm:
+            norm_channels = out_channels if self.order.index('norm') > self.order.index('conv') else in_channels
+            self.norm_name, norm = build_norm_layer(norm_cfg, norm_channels)
+            self.add_module(self.norm_name, norm)
+        if self.with_activation:
+            self.activate = build_activation_layer(act_cfg)
+            if self._act_sees_input() and hasattr(self.activate, 'inplace'):
+                self.activate.inplace = False  # never overwrite the caller's tensor
+
+    def _act_sees_input(self) -> bool:
+        before_act = self.order[:self.order.index('act')]
+        return 'conv' not in before_act and not ('norm' in before_act and self.with_norm)
+
+    @property
+    def norm(self) -> Optional[nn.Module]:
+        return getattr(self, self.norm_name) if self.norm_name else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.order:
+            if layer == 'conv':
+                x = self.conv(x)
+            elif layer == 'norm' and self.with_norm:
+                x = self.norm(x)
+            elif layer == 'act' and self.with_activation:
+                x = self.activate(x)
+        return x

@@ -1,0 +1,88 @@
+"""Normalization layers built from ``norm_cfg`` dicts (mmcv 1.x ``build_norm_layer`` semantics).
+
+``norm_cfg`` keys: ``type`` (``'BN'``, ``'SyncBN'``, ``'GN'``), ``requires_grad`` (False freezes the
+affine parameters), ``eps``, ``momentum`` (BN), ``num_groups`` (GN, required).
+"""
+from typing import Optional, Tuple
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ...utils import ConfigError, warn_once
+
+_NAMES = {'BN': 'bn', 'BN2d': 'bn', 'SyncBN': 'bn', 'GN': 'gn'}
+_ALLOWED_KEYS = {'type', 'requires_grad', 'eps', 'momentum', 'num_groups'}
+
+SYNC_BN_FALLBACK_WARNING = (
+    'SyncBN: no distributed process group with GPU inputs is running, so batch statistics are '
+    'computed per process (plain BatchNorm); they are synchronised once the model runs under '
+    'torch.distributed on GPUs')
+
+
+class SyncBatchNorm(nn.SyncBatchNorm):
+    """``nn.SyncBatchNorm`` that falls back to plain batch norm where it cannot synchronise.
+
+    It synchronises whenever PyTorch can (training, an initialised process group of more than one
+    rank, inputs on a GPU). Otherwise (a single CPU process, or CPU tensors under gloo) it normalises
+    with the local batch and logs one warning per process instead of failing.
+    """
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if not self.training or self._can_sync(input):
+            return super().forward(input)
+        warn_once(SYNC_BN_FALLBACK_WARNING)
+        return self._local_batch_norm(input)
+
+    @staticmethod
+    def _can_sync(input: torch.Tensor) -> bool:
+        distributed = dist.is_available() and dist.is_initialized()
+        return distributed and input.device.type != 'cpu'
+
+    def _local_batch_norm(self, input: torch.Tensor) -> torch.Tensor:
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                momentum = 1.0 / float(self.num_batches_tracked)
+        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                            True, momentum, self.eps)
+
+
+def build_norm_layer(cfg: Optional[dict], num_features: int) -> Tuple[str, nn.Module]:
+    """``(name, layer)`` for ``cfg``; ``name`` is the mmcv attribute name (``'bn'`` or ``'gn'``)."""
+    if not isinstance(cfg, dict) or 'type' not in cfg:
+        raise ConfigError(f'norm_cfg must be a dict with a "type" key, got {cfg!r}')
+    unknown = set(cfg) - _ALLOWED_KEYS
+    if unknown:
+        raise ConfigError(f'norm_cfg {cfg!r}: unknown key(s) {sorted(unknown)} '
+                          f'(allowed: {sorted(_ALLOWED_KEYS)})')
+    norm_type = cfg['type']
+    if norm_type not in _NAMES:
+        raise ConfigError(f'norm_cfg type {norm_type!r} is not supported (use one of {sorted(_NAMES)})')
+    layer = _make_layer(norm_type, cfg, num_features)
+    for param in layer.parameters():
+        param.requires_grad = bool(cfg.get('requires_grad', True))
+    return _NAMES[norm_type], layer
+
+
+def _make_layer(norm_type: str, cfg: dict, num_features: int) -> nn.Module:
+    eps = cfg.get('eps', 1e-5)
+    if norm_type == 'GN':
+        if 'num_groups' not in cfg:
+            raise ConfigError(f'norm_cfg {cfg!r}: GN needs num_groups')
+        groups = cfg['num_groups']
+        if not isinstance(groups, int) or groups <= 0 or num_features % groups:
+            raise ConfigError(f'norm_cfg {cfg!r}: num_groups must divide the {num_features} channels')
+        return nn.GroupNorm(groups, num_features, eps=eps)
+    if 'num_groups' in cfg:
+        raise ConfigError(f'norm_cfg {cfg!r}: num_groups is only for GN')
+    momentum = cfg.get('momentum', 0.1)
+    bn_cls = SyncBatchNorm if norm_type == 'SyncBN' else nn.BatchNorm2d
+    return bn_cls(num_features, eps=eps, momentum=momentum)
+
+
+def is_norm(module: nn.Module) -> bool:
+    """Whether ``module`` is a batch or group normalization layer."""
+    return isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm))
