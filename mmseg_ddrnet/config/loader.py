@@ -143,8 +143,8 @@ def _lookup_base(base_cfg: ConfigDict, key: str, path: str) -> Any:
         elif isinstance(value, (list, tuple)) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
-            raise ConfigError(f'config file {path}: {{{{_base_.{key}}}}} refers to {key!r}, '
-                              f'which its base configs do not define')
+            raise ConfigError(f'config file {path}: {{{{_base_.{key}}}}} refers to a key '
+                              f'the base configs do not define: {key!r}')
     return value
 
 
