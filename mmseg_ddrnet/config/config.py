@@ -81,7 +81,7 @@ class Config:
 
     def dump(self, file: Optional[str] = None) -> Optional[str]:
         """Write the merged config to ``file`` (``.py`` or ``.json``); without ``file``, return the text."""
-        fmt = os.path.splitext(str(file if file is not None else self._filename or '.py'))[1]
+        fmt = os.path.splitext(str(file if file is not None else self._filename or 'config.py'))[1]
         if fmt == '.py':
             text = format_config(self._cfg_dict, strict=True)
         elif fmt == '.json':

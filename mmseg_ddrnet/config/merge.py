@@ -8,7 +8,7 @@
 from typing import Any, Dict, Mapping
 
 from ..utils.errors import ConfigError
-from .config_dict import ConfigDict
+from .config_dict import ConfigDict, to_plain_value
 
 DELETE_KEY = '_delete_'
 
@@ -48,9 +48,14 @@ def _merge_value(value: Any, base: Any, allow_list_keys: bool, full_key: str) ->
     value = {k: v for k, v in value.items() if k != DELETE_KEY}
     allowed = (dict, list) if allow_list_keys else (dict,)
     if not isinstance(base, allowed):
-        raise ConfigError(f'{full_key} is {base!r} ({type(base).__name__}), not a dict that {dict(value)!r} '
-                          f'can merge into; set {DELETE_KEY}=True in the new dict to replace the value')
+        raise ConfigError(f'{full_key} is {_short(base)} ({type(base).__name__}), not a dict that '
+                          f'{_short(value)} can merge into; set {DELETE_KEY}=True in the new dict to replace it')
     return merge_a_into_b(value, base, allow_list_keys, prefix=f'{full_key}.')
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(to_plain_value(value))
+    return text if len(text) <= limit else text[:limit - 5] + ' ...' + text[-1]
 
 
 def _list_index(key: Any, base: list, allow_list_keys: bool, full_key: str) -> int:

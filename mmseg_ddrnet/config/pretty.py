@@ -5,7 +5,7 @@ a value that does not fit in the line width is broken over several lines, one it
 """
 import keyword
 import math
-from typing import Any, Mapping
+from typing import Any, List, Mapping
 
 from ..utils.errors import ConfigError
 
@@ -45,11 +45,25 @@ def _format(value: Any, column: int, indent: int, width: int, strict: bool, path
             body = _format(item, indent + INDENT + len(head), indent + INDENT, width, strict, f'{path}.{key}')
             items.append(inner + head + body)
         open_, close = ('dict(', ')') if as_call else ('{', '}')
+    elif not any(isinstance(item, (dict, list, tuple)) for item in value):
+        items = _fill([_inline(item, strict, f'{path}.{i}') for i, item in enumerate(value)], inner, width)
     else:
         for i, item in enumerate(value):
             items.append(inner + _format(item, indent + INDENT, indent + INDENT, width, strict, f'{path}.{i}'))
+    if not isinstance(value, dict):
         open_, close = ('[', ']') if isinstance(value, list) else ('(', ')')
     return open_ + '\n' + ',\n'.join(items) + ',\n' + ' ' * indent + close
+
+
+def _fill(words: List[str], inner: str, width: int) -> List[str]:
+    """Scalar items packed into as few lines as fit in ``width`` (without their final commas)."""
+    lines = [inner + words[0]]
+    for word in words[1:]:
+        if len(lines[-1]) + len(', ') + len(word) + 1 <= width:
+            lines[-1] += ', ' + word
+        else:
+            lines.append(inner + word)
+    return lines
 
 
 def _inline(value: Any, strict: bool, path: str) -> str:
