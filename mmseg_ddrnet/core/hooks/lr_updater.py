@@ -1,0 +1,54 @@
+"""Sets the learning rate of every parameter group from an :class:`~mmseg_ddrnet.engine.lr_schedule.LrSchedule`."""
+from typing import List
+
+from ...engine.lr_schedule import LrSchedule
+from .hook import Hook
+
+
+class LrUpdaterHook(Hook):
+    """Applies ``schedule`` (with its warmup) as mmcv 1.x's ``LrUpdaterHook`` does.
+
+    The base lr of each group is its ``initial_lr`` (set from ``lr`` before the first run and kept in the
+    optimizer's state dict, so a resumed run continues the same schedule).
+    """
+
+    def __init__(self, schedule: LrSchedule):
+        self.schedule = schedule
+        self.base_lr: List[float] = []
+
+    def before_run(self, runner) -> None:
+        for group in runner.optimizer.param_groups:
+            group.setdefault('initial_lr', group['lr'])
+        self.base_lr = [group['initial_lr'] for group in runner.optimizer.param_groups]
+
+    def _regular_lr(self, runner) -> List[float]:
+        if self.schedule.by_epoch:
+            progress, max_progress = runner.epoch, runner.max_epochs
+        else:
+            progress, max_progress = runner.iter, runner.max_iters
+        return [self.schedule.get_lr(base, progress, max_progress) for base in self.base_lr]
+
+    @staticmethod
+    def _set_lr(runner, lrs: List[float]) -> None:
+        for group, lr in zip(runner.optimizer.param_groups, lrs):
+            group['lr'] = lr
+
+    def before_train_epoch(self, runner) -> None:
+        if not self.schedule.by_epoch:
+            return
+        if self.schedule.warmup_by_epoch:
+            self.schedule.warmup_iters = self.schedule.warmup_epochs * len(runner.data_loader)
+        self._set_lr(runner, self._regular_lr(runner))
+
+    def before_train_iter(self, runner) -> None:
+        cur_iter = runner.iter
+        if not self.schedule.by_epoch:
+            regular = self._regular_lr(runner)
+        elif self.schedule.in_warmup(cur_iter) or cur_iter == self.schedule.warmup_iters:
+            regular = self._regular_lr(runner)
+        else:
+            return
+        if self.schedule.in_warmup(cur_iter):
+            self._set_lr(runner, [self.schedule.warmup_lr(lr, cur_iter) for lr in regular])
+        else:
+            self._set_lr(runner, regular)
