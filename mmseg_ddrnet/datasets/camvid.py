@@ -1,0 +1,21 @@
+"""``CamVidDataset``: the SegNet CamVid layout (``train/`` + ``trainannot/``, same file names)."""
+from ..core.evaluation import CAMVID_CLASSES, CAMVID_PALETTE
+from ..registry import DATASETS
+from .custom import CustomDataset
+
+CAMVID_VOID = 11
+
+
+@DATASETS.register_module()
+class CamVidDataset(CustomDataset):
+    """CamVid with 11 classes (Sky … Bicyclist); the void label 11 is mapped to the ignore index 255.
+
+    Images and label maps are ``.png`` files with identical names in ``img_dir`` and ``ann_dir``.
+    """
+
+    CLASSES = CAMVID_CLASSES
+    PALETTE = CAMVID_PALETTE
+    LABEL_MAP = {CAMVID_VOID: 255}
+
+    def __init__(self, img_suffix: str = '.png', seg_map_suffix: str = '.png', **kwargs):
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
