@@ -8,7 +8,8 @@ Examples::
 
 A log has one JSON object a line: ``mode`` ('train' or 'val'), ``iter``, ``lr``, the losses, ``time``,
 ``data_time`` and ``memory`` on training lines, the metrics (``mIoU``, ...) on validation lines.
-Lines without ``mode`` (the environment and config line) are skipped.
+Lines without ``mode`` (the environment and config line) are skipped. Epoch-based logs, whose ``iter``
+restarts every epoch, are plotted against the global iteration.
 """
 import argparse
 import json
@@ -37,22 +38,37 @@ def load_json_log(path: str) -> List[Record]:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise DataError(f'{path}, line {lineno}: not a JSON object ({err.msg})') from None
-            if isinstance(record, dict) and 'mode' in record:
+            if isinstance(record, dict) and record.get('mode') in ('train', 'val'):
                 records.append(record)
     if not records:
         raise DataError(f'{path}: no training or validation records (lines with a "mode" key)')
     return records
 
 
-def metric_points(records: List[Record], key: str, path: str) -> Tuple[List[float], List[float], str]:
+def global_iters(records: List[Record], path: str) -> List[int]:
+    """The training iteration of every record.
+
+    Epoch-based runners log ``iter`` within the epoch (it restarts each epoch); their records become
+    ``(epoch - 1) * iters_per_epoch + iter``, with ``iters_per_epoch`` the largest ``iter`` of the first epoch.
+    """
+    missing = [r for r in records if 'iter' not in r]
+    if missing:
+        raise DataError(f'{path}: a record has no "iter": {missing[0]}')
+    train_iters = [r['iter'] for r in records if r['mode'] == 'train']
+    if all(a <= b for a, b in zip(train_iters, train_iters[1:])):
+        return [r['iter'] for r in records]
+    first_epoch = min(r.get('epoch', 1) for r in records)
+    per_epoch = max(r['iter'] for r in records if r.get('epoch', 1) == first_epoch)
+    return [(r.get('epoch', 1) - first_epoch) * per_epoch + r['iter'] for r in records]
+
+
+def metric_points(records: List[Record], key: str, path: str) -> Tuple[List[int], List[float], str]:
     """``(iters, values, mode)`` of ``key``: from validation lines if it is logged there, else training lines."""
+    iters = global_iters(records, path)
     for mode in ('val', 'train'):
-        lines = [r for r in records if r.get('mode') == mode and key in r]
-        if lines:
-            missing = [r for r in lines if 'iter' not in r]
-            if missing:
-                raise DataError(f'{path}: a {mode} record has {key!r} but no "iter": {missing[0]}')
-            return [r['iter'] for r in lines], [r[key] for r in lines], mode
+        points = [(it, r[key]) for it, r in zip(iters, records) if r['mode'] == mode and key in r]
+        if points:
+            return [it for it, _ in points], [value for _, value in points], mode
     known = sorted({k for r in records for k in r} - {'mode', 'iter', 'epoch'})
     raise DataError(f'{path} has no key {key!r}; its records have: {", ".join(known)}')
 
@@ -105,18 +121,18 @@ def train_time_stats(records: List[Record], path: str, include_outliers: bool = 
 
     The first interval (warm-up, data loader start) is left out unless ``include_outliers``.
     """
-    lines = [r for r in records if r.get('mode') == 'train' and 'time' in r]
+    lines = [(it, r) for it, r in zip(global_iters(records, path), records) if r['mode'] == 'train' and 'time' in r]
     if not include_outliers:
         lines = lines[1:]
     if not lines:
         raise DataError(f'{path}: no training records with "time" to analyse'
                         + ('' if include_outliers else ' after the first one (use --include-outliers)'))
-    times = np.array([r['time'] for r in lines], dtype=np.float64)
+    times = np.array([r['time'] for _, r in lines], dtype=np.float64)
     slowest, fastest = int(times.argmax()), int(times.argmin())
-    stats = {'slowest_iter': lines[slowest].get('iter'), 'slowest_time': float(times[slowest]),
-             'fastest_iter': lines[fastest].get('iter'), 'fastest_time': float(times[fastest]),
+    stats = {'slowest_iter': lines[slowest][0], 'slowest_time': float(times[slowest]),
+             'fastest_iter': lines[fastest][0], 'fastest_time': float(times[fastest]),
              'std': float(times.std()), 'mean': float(times.mean())}
-    data_times = [r['data_time'] for r in lines if 'data_time' in r]
+    data_times = [r['data_time'] for _, r in lines if 'data_time' in r]
     stats['data_time'] = float(np.mean(data_times)) if data_times else None
     return stats
 

@@ -1,6 +1,7 @@
 """Formatting a config as Python source that reloads to an equal config.
 
-Dicts are written ``dict(a=1)`` when every key is an identifier and ``{'a-b': 1}`` otherwise;
+Dicts are written ``dict(a=1)`` when every key is an identifier and ``{'a-b': 1}`` otherwise (a
+top-level key that is not an identifier as ``globals()['a-b'] = 1``);
 a value that does not fit in the line width is broken over several lines, one item a line.
 """
 import keyword
@@ -21,9 +22,8 @@ def format_config(cfg: Mapping, width: int = 100, strict: bool = True) -> str:
     """
     lines = []
     for key, value in cfg.items():
-        if not _is_identifier(key):
-            raise ConfigError(f'config key {key!r} is not a Python name and cannot be written to a config file')
-        lines.append(f'{key} = {_format(value, len(key) + 3, 0, width, strict, key)}')
+        target = key if _is_identifier(key) else f'globals()[{_inline(key, strict, str(key))}]'
+        lines.append(f'{target} = {_format(value, len(target) + 3, 0, width, strict, str(key))}')
     return '\n'.join(lines) + '\n'
 
 

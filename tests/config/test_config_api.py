@@ -111,8 +111,13 @@ def test_dump_json_and_errors(tmp_path):
         cfg.dump(str(tmp_path / 'c.yaml'))
     with pytest.raises(ConfigError, match=r'model\.obj=.*object'):
         Config(dict(model=dict(obj=object()))).dump(str(tmp_path / 'x.py'))
-    with pytest.raises(ConfigError, match="'a-b' is not a Python name"):
-        Config({'a-b': 1}).dump()
+
+
+def test_top_level_keys_that_are_not_names(tmp_path):
+    cfg = Config({'a-b': 1, 'class': dict(x=2), 'ok': 3})
+    assert cfg.pretty_text == "globals()['a-b'] = 1\nglobals()['class'] = dict(x=2)\nok = 3\n"
+    cfg.dump(str(tmp_path / 'odd.py'))
+    assert Config.fromfile(tmp_path / 'odd.py') == cfg
 
 
 def test_dump_reloads_a_file_config(write, tmp_path):

@@ -59,6 +59,21 @@ def test_train_time_stats(tool, log_file):
         tool.train_time_stats(records[:1], 'log')
 
 
+def test_epoch_based_logs_use_the_global_iteration(tool):
+    records = [{'mode': 'train', 'epoch': 1, 'iter': 5, 'loss': 1.0, 'time': 0.1},
+               {'mode': 'train', 'epoch': 1, 'iter': 10, 'loss': 0.9, 'time': 0.2},
+               {'mode': 'val', 'epoch': 1, 'iter': 12, 'mIoU': 0.3},
+               {'mode': 'train', 'epoch': 2, 'iter': 5, 'loss': 0.8, 'time': 0.3},
+               {'mode': 'train', 'epoch': 2, 'iter': 10, 'loss': 0.7, 'time': 0.4},
+               {'mode': 'val', 'epoch': 2, 'iter': 12, 'mIoU': 0.4}]
+    assert tool.global_iters(records, 'log') == [5, 10, 12, 17, 22, 24]
+    assert tool.metric_points(records, 'mIoU', 'log') == ([12, 24], [0.3, 0.4], 'val')
+    assert tool.metric_points(records, 'loss', 'log') == ([5, 10, 17, 22], [1.0, 0.9, 0.8, 0.7], 'train')
+    assert tool.train_time_stats(records, 'log')['slowest_iter'] == 22
+    with pytest.raises(DataError, match='a record has no "iter"'):
+        tool.global_iters([{'mode': 'val', 'mIoU': 0.1}], 'log')
+
+
 def test_bad_logs(tool, tmp_path):
     bad = tmp_path / 'bad.log.json'
     bad.write_text('{"mode": "train", "iter": 1}\n{not json\n')
