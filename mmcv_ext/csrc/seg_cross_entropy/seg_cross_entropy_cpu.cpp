@@ -1,0 +1,171 @@
+// CPU kernels of seg_cross_entropy. The forward is parallel over output rows (all C upsampled
+// values of a row live in a per-thread C×W buffer); the backward is parallel over (n, c) planes,
+// each thread owning the gradient plane it scatters into, so no atomics are needed.
+#include <ATen/OpMathType.h>
+#include <ATen/Dispatch.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <ATen/Parallel.h>
+
+#include <atomic>
+#include <limits>
+#include <vector>
+
+#include "../common/bilinear.h"
+#include "seg_cross_entropy.h"
+
+namespace mmcv_ext {
+namespace {
+
+template <typename acc_t>
+std::vector<Tap<acc_t>> taps(int64_t in_size, int64_t out_size, bool align_corners) {
+  const acc_t scale = source_scale<acc_t>(in_size, out_size, align_corners);
+  std::vector<Tap<acc_t>> out(out_size);
+  for (int64_t i = 0; i < out_size; ++i) out[i] = source_tap<acc_t>(scale, i, in_size, align_corners);
+  return out;
+}
+
+struct Shape {
+  int64_t n, c, h, w, out_h, out_w;
+};
+
+template <typename acc_t>
+struct PixelLoss {
+  acc_t loss, prob, lse;
+};
+
+// Cross-entropy of one pixel whose C logits are z[0], z[stride], ... (label in [0, C)).
+template <typename acc_t>
+inline PixelLoss<acc_t> pixel_loss(const acc_t* z, int64_t stride, int64_t c, int64_t label,
+                                   acc_t weight) {
+  acc_t m = z[0];
+  for (int64_t k = 1; k < c; ++k) m = std::max(m, z[k * stride]);
+  acc_t s = 0;
+  for (int64_t k = 0; k < c; ++k) s += std::exp(z[k * stride] - m);
+  const acc_t shifted = z[label * stride] - m;
+  return {weight * (std::log(s) - shifted), std::exp(shifted) / s, m + std::log(s)};
+}
+
+template <typename scalar_t>
+void forward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_type<scalar_t>* weight,
+                    at::opmath_type<scalar_t>* loss, at::opmath_type<scalar_t>* prob,
+                    at::opmath_type<scalar_t>* lse, const Shape& s, int64_t ignore_index,
+                    bool align_corners, int64_t* stats) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const auto ys = taps<acc_t>(s.h, s.out_h, align_corners);
+  const auto xs = taps<acc_t>(s.w, s.out_w, align_corners);
+  std::atomic<int64_t> n_valid{0}, n_bad{0};
+  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, s.out_w * s.c));
+  at::parallel_for(0, s.n * s.out_h, grain, [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> z(s.c * s.out_w);
+    int64_t valid = 0, bad = 0;
+    for (int64_t row = begin; row < end; ++row) {
+      const Tap<acc_t>& ty = ys[row % s.out_h];
+      const scalar_t* image = in + (row / s.out_h) * s.c * s.h * s.w;
+      for (int64_t k = 0; k < s.c; ++k) {
+        const scalar_t* plane = image + k * s.h * s.w;
+        for (int64_t x = 0; x < s.out_w; ++x) z[k * s.out_w + x] = interpolate<scalar_t, acc_t>(plane, s.w, ty, xs[x]);
+      }
+      for (int64_t x = 0; x < s.out_w; ++x) {
+        const int64_t p = row * s.out_w + x, l = label[p];
+        if (l == ignore_index || l < 0 || l >= s.c) {
+          bad += l != ignore_index;
+          loss[p] = 0;
+          prob[p] = std::numeric_limits<acc_t>::infinity();
+          lse[p] = 0;
+          continue;
+        }
+        const PixelLoss<acc_t> r = pixel_loss<acc_t>(z.data() + x, s.out_w, s.c, l, weight ? weight[l] : acc_t(1));
+        loss[p] = r.loss;
+        prob[p] = r.prob;
+        lse[p] = r.lse;
+        ++valid;
+      }
+    }
+    n_valid += valid;
+    n_bad += bad;
+  });
+  stats[0] = n_valid.load();
+  stats[1] = n_bad.load();
+}
+
+template <typename scalar_t>
+void backward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_type<scalar_t>* weight,
+                     const at::opmath_type<scalar_t>* lse, const bool* keep,
+                     at::opmath_type<scalar_t> scale, at::opmath_type<scalar_t>* grad,
+                     const Shape& s, int64_t ignore_index, bool align_corners) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const auto ys = taps<acc_t>(s.h, s.out_h, align_corners);
+  const auto xs = taps<acc_t>(s.w, s.out_w, align_corners);
+  const int64_t plane_size = s.h * s.w, out_size = s.out_h * s.out_w;
+  at::parallel_for(0, s.n * s.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t nc = begin; nc < end; ++nc) {
+      const int64_t k = nc % s.c, offset = (nc / s.c) * out_size;
+      const scalar_t* plane = in + nc * plane_size;
+      acc_t* g = grad + nc * plane_size;
+      for (int64_t y = 0; y < s.out_h; ++y) {
+        const Tap<acc_t>& ty = ys[y];
+        for (int64_t x = 0; x < s.out_w; ++x) {
+          const int64_t p = offset + y * s.out_w + x, l = label[p];
+          if (l == ignore_index || l < 0 || l >= s.c || (keep && !keep[p])) continue;
+          const Tap<acc_t>& tx = xs[x];
+          const acc_t z = interpolate<scalar_t, acc_t>(plane, s.w, ty, tx);
+          const acc_t coef = scale * (weight ? weight[l] : acc_t(1));
+          const acc_t d = coef * (std::exp(z - lse[p]) - acc_t(l == k ? 1 : 0));
+          const acc_t d0 = d * ty.w0, d1 = d * ty.w1;
+          g[ty.i0 * s.w + tx.i0] += d0 * tx.w0;
+          g[ty.i0 * s.w + tx.i1] += d0 * tx.w1;
+          g[ty.i1 * s.w + tx.i0] += d1 * tx.w0;
+          g[ty.i1 * s.w + tx.i1] += d1 * tx.w1;
+        }
+      }
+    }
+  });
+}
+
+Shape shape_of(const at::Tensor& logits, const at::Tensor& label) {
+  return {logits.size(0), logits.size(1), logits.size(2), logits.size(3), label.size(1), label.size(2)};
+}
+
+}  // namespace
+
+SegCEForward seg_ce_forward_cpu(const at::Tensor& logits, const at::Tensor& label,
+                                const c10::optional<at::Tensor>& weight, int64_t ignore_index,
+                                bool align_corners) {
+  const Shape s = shape_of(logits, label);
+  const auto opts = logits.options().dtype(seg_ce_acc_type(logits));
+  at::Tensor loss = at::empty(label.sizes(), opts), prob = at::empty(label.sizes(), opts);
+  at::Tensor lse = at::empty(label.sizes(), opts);
+  at::Tensor stats = at::zeros({2}, label.options());
+  if (label.numel() == 0) return {loss, prob, lse, stats};
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(),
+                                  "seg_ce_forward_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    forward_kernel<scalar_t>(logits.data_ptr<scalar_t>(), label.data_ptr<int64_t>(),
+                             weight.has_value() ? weight->data_ptr<acc_t>() : nullptr,
+                             loss.data_ptr<acc_t>(), prob.data_ptr<acc_t>(), lse.data_ptr<acc_t>(),
+                             s, ignore_index, align_corners, stats.data_ptr<int64_t>());
+  });
+  return {loss, prob, lse, stats};
+}
+
+at::Tensor seg_ce_backward_cpu(const at::Tensor& logits, const at::Tensor& label,
+                               const c10::optional<at::Tensor>& weight, const at::Tensor& lse,
+                               const c10::optional<at::Tensor>& keep, const at::Tensor& scale,
+                               int64_t ignore_index, bool align_corners) {
+  const Shape s = shape_of(logits, label);
+  at::Tensor grad = at::zeros(logits.sizes(), logits.options().dtype(seg_ce_acc_type(logits)));
+  if (label.numel() == 0) return grad;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(),
+                                  "seg_ce_backward_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    backward_kernel<scalar_t>(logits.data_ptr<scalar_t>(), label.data_ptr<int64_t>(),
+                              weight.has_value() ? weight->data_ptr<acc_t>() : nullptr,
+                              lse.data_ptr<acc_t>(), keep.has_value() ? keep->data_ptr<bool>() : nullptr,
+                              scale.item<acc_t>(), grad.data_ptr<acc_t>(), s, ignore_index,
+                              align_corners);
+  });
+  return grad;
+}
+
+}  // namespace mmcv_ext
