@@ -51,11 +51,11 @@ class CheckpointHook(Hook):
 
     def _save(self, runner, step: int, filename_tmpl: str) -> None:
         runner.logger.info(f'Saving checkpoint at {step} {"epochs" if self.by_epoch else "iterations"}')
+        runner.meta.setdefault('hook_msgs', {})['last_ckpt'] = osp.join(self.out_dir, filename_tmpl.format(step))
         # every rank takes part (the state is gathered collectively); rank 0 writes
         runner.save_checkpoint(self.out_dir, filename_tmpl, save_optimizer=self.save_optimizer, meta=self.meta)
         if runner.rank != 0:
             return
-        runner.meta.setdefault('hook_msgs', {})['last_ckpt'] = osp.join(self.out_dir, filename_tmpl.format(step))
         if self.max_keep_ckpts > 0 and self.interval > 0:
             oldest_kept = step - (self.max_keep_ckpts - 1) * self.interval
             for old in range(oldest_kept - self.interval, 0, -self.interval):

@@ -6,7 +6,6 @@ from typing import Any, Dict, Optional
 
 from torch.utils.data import DataLoader
 
-from ...engine.dist import broadcast_object
 from ...registry import HOOKS
 from ...utils import ConfigError
 from .hook import Hook
@@ -155,5 +154,6 @@ class DistEvalHook(EvalHook):
 
     def evaluate(self, runner, results: Optional[list]) -> Dict[str, float]:
         """Metrics computed on rank 0 and broadcast, so that every rank agrees on the best checkpoint."""
+        from ...engine.dist import broadcast_object  # the engine imports the hooks, not the reverse
         metrics = super().evaluate(runner, results) if runner.rank == 0 else None
         return broadcast_object(metrics, src=0)

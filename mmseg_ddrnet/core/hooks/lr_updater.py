@@ -1,8 +1,10 @@
 """Sets the learning rate of every parameter group from an :class:`~mmseg_ddrnet.engine.lr_schedule.LrSchedule`."""
-from typing import List
+from typing import TYPE_CHECKING, List
 
-from ...engine.lr_schedule import LrSchedule
 from .hook import Hook
+
+if TYPE_CHECKING:  # the engine imports the hooks, not the reverse
+    from ...engine.lr_schedule import LrSchedule
 
 
 class LrUpdaterHook(Hook):
@@ -12,7 +14,7 @@ class LrUpdaterHook(Hook):
     optimizer's state dict, so a resumed run continues the same schedule).
     """
 
-    def __init__(self, schedule: LrSchedule):
+    def __init__(self, schedule: 'LrSchedule'):
         self.schedule = schedule
         self.base_lr: List[float] = []
 

@@ -1,0 +1,147 @@
+"""``train_segmentor`` (mmseg 0.x): data loaders, device placement / DDP, optimizer, runner, hooks, resume."""
+import glob
+import os.path as osp
+import re
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ..core.hooks import DistEvalHook, EvalHook
+from ..engine.amp import build_mixed_precision
+from ..engine.checkpoint import load_checkpoint
+from ..engine.dist import get_device
+from ..engine.optimizer import build_optimizer
+from ..engine.rng import init_random_seed, set_random_seed
+from ..engine.runner import build_runner
+from ..utils import ConfigError, get_root_logger, warn_once
+from ..version import __version__
+
+__all__ = ['train_segmentor', 'init_random_seed', 'set_random_seed', 'find_latest_checkpoint']
+
+_LOADER_SECTIONS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'test_dataloader')
+_FP16_HOOK_KEYS = ('loss_scale', 'distributed', 'coalesce', 'bucket_size_mb')
+
+
+def find_latest_checkpoint(path: str, suffix: str = 'pth') -> Optional[str]:
+    """``latest.pth`` in ``path``, else the ``iter_N`` / ``epoch_N`` checkpoint with the largest N, else None."""
+    latest = osp.join(path, f'latest.{suffix}')
+    if osp.isfile(latest):
+        return latest
+    best: Tuple[int, Optional[str]] = (-1, None)
+    for ckpt in glob.glob(osp.join(path, f'*.{suffix}')):
+        match = re.fullmatch(rf'(?:iter|epoch)_(\d+)\.{suffix}', osp.basename(ckpt))
+        if match and int(match.group(1)) > best[0]:
+            best = (int(match.group(1)), ckpt)
+    return best[1]
+
+
+def _loader_cfgs(cfg: Any, distributed: bool) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Arguments of ``build_dataloader`` for the training and the validation loaders (0.x precedence)."""
+    common = dict(num_gpus=len(cfg.get('gpu_ids') or [0]), dist=distributed, seed=cfg.get('seed'), drop_last=True)
+    common.update({k: v for k, v in cfg.data.items() if k not in _LOADER_SECTIONS})
+    train = {**common, **cfg.data.get('train_dataloader', {})}
+    val = {**common, 'samples_per_gpu': 1, 'shuffle': False, 'drop_last': False, **cfg.data.get('val_dataloader', {})}
+    return train, val
+
+
+def _place_model(model: nn.Module, cfg: Any, distributed: bool) -> Tuple[nn.Module, torch.device]:
+    """The model on its device, wrapped in DDP when distributed."""
+    if distributed or not torch.cuda.is_available():
+        device = get_device()
+    else:
+        device = torch.device('cuda', (cfg.get('gpu_ids') or [0])[0])
+    model = model.to(device)
+    if distributed:
+        model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == 'cuda' else None, broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    return model, device
+
+
+def _split_optimizer_config(cfg: Any) -> Tuple[dict, Optional[dict]]:
+    """``optimizer_config`` for the optimizer hook, and the ``fp16`` settings (also from Fp16OptimizerHook)."""
+    opt_cfg = dict(cfg.get('optimizer_config') or {})
+    fp16 = cfg.get('fp16')
+    fp16 = dict(fp16) if fp16 is not None else None
+    hook_type = opt_cfg.pop('type', 'OptimizerHook')
+    if hook_type == 'Fp16OptimizerHook':
+        fp16 = fp16 if fp16 is not None else {}
+        if 'loss_scale' in opt_cfg:
+            fp16.setdefault('loss_scale', opt_cfg['loss_scale'])
+        for key in _FP16_HOOK_KEYS:
+            opt_cfg.pop(key, None)
+    elif hook_type != 'OptimizerHook':
+        raise ConfigError(f"optimizer_config.type must be 'OptimizerHook' or 'Fp16OptimizerHook', got {hook_type!r}")
+    return opt_cfg, fp16
+
+
+def _runner_cfg(cfg: Any) -> dict:
+    if cfg.get('runner') is None:
+        if cfg.get('total_iters') is None:
+            raise ConfigError("the config sets neither runner (e.g. runner=dict(type='IterBasedRunner', "
+                              'max_iters=160000)) nor the legacy total_iters')
+        warn_once('config: total_iters is deprecated; use runner=dict(type="IterBasedRunner", max_iters=...)')
+        return dict(type='IterBasedRunner', max_iters=cfg.total_iters)
+    if cfg.get('total_iters') is not None:
+        raise ConfigError('config: set runner.max_iters or total_iters, not both')
+    return dict(cfg.runner)
+
+
+def _checkpoint_meta(cfg: Any, dataset: Any, extra: dict) -> Dict[str, Any]:
+    """What every checkpoint's meta holds besides the progress: CLASSES, PALETTE, config text, version."""
+    meta: Dict[str, Any] = {'mmseg_ddrnet_version': __version__, 'config': cfg.pretty_text}
+    classes, palette = getattr(dataset, 'CLASSES', None), getattr(dataset, 'PALETTE', None)
+    if classes is not None:
+        meta['CLASSES'] = [str(c) for c in classes]
+    if palette is not None:
+        meta['PALETTE'] = np.asarray(palette).tolist()
+    meta.update(extra)
+    return meta
+
+
+def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool = False, validate: bool = False,
+                    timestamp: Optional[str] = None, meta: Optional[dict] = None) -> None:
+    """Train ``model`` on ``dataset`` (one per workflow phase) as configured by ``cfg`` (mmseg 0.x keys)."""
+    from ..datasets import build_dataloader, build_dataset  # heavy; import on use
+
+    logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
+    datasets: List[Any] = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
+    train_loader_cfg, val_loader_cfg = _loader_cfgs(cfg, distributed)
+    data_loaders = [build_dataloader(ds, **train_loader_cfg) for ds in datasets]
+    model, device = _place_model(model, cfg, distributed)
+    optimizer = build_optimizer(model, cfg.optimizer)
+    opt_cfg, fp16 = _split_optimizer_config(cfg)
+    runner = build_runner(_runner_cfg(cfg), default_args=dict(
+        model=model, optimizer=optimizer, work_dir=cfg.work_dir, logger=logger, meta=meta, device=device,
+        amp=build_mixed_precision(fp16, device)))
+    ckpt_cfg = dict(cfg.get('checkpoint_config') or {}) if cfg.get('checkpoint_config') is not None else None
+    runner.checkpoint_meta = _checkpoint_meta(cfg, datasets[0], (ckpt_cfg or {}).pop('meta', {}))
+    if timestamp is not None:
+        runner.timestamp = timestamp
+    runner.register_training_hooks(cfg.get('lr_config'), opt_cfg, ckpt_cfg, cfg.get('log_config'),
+                                   cfg.get('custom_hooks'))
+    if validate:
+        val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+        val_loader = build_dataloader(val_dataset, **val_loader_cfg)
+        eval_cfg = dict(cfg.get('evaluation') or {})
+        eval_cfg['by_epoch'] = runner.max_epochs is not None
+        hook_cls = DistEvalHook if distributed else EvalHook
+        runner.register_hook(hook_cls(val_loader, **eval_cfg), priority='LOW')
+    _resume_or_load(runner, cfg, logger)
+    runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
+
+
+def _resume_or_load(runner: Any, cfg: Any, logger: Any) -> None:
+    resume_from = cfg.get('resume_from')
+    if resume_from is None and cfg.get('auto_resume'):
+        resume_from = find_latest_checkpoint(cfg.work_dir)
+        if resume_from is None:
+            logger.info(f'auto_resume: no checkpoint in {cfg.work_dir}; starting from scratch')
+    if resume_from:
+        runner.resume(resume_from)
+    elif cfg.get('load_from'):
+        load_checkpoint(runner.model, cfg.load_from, map_location='cpu', logger=logger)
+        logger.info(f'load weights from {cfg.load_from}')

@@ -1,0 +1,174 @@
+"""Train a segmentor: ``python tools/train.py CONFIG [options]`` (the mmseg 0.x command line).
+
+Examples::
+
+    python tools/train.py configs/ddrnet/ddrnet_23_slim_512x1024_160k_cityscapes.py --work-dir work_dirs/slim
+    python tools/train.py CONFIG --auto-resume --cfg-options data.samples_per_gpu=4
+    bash train_dist.sh CONFIG 4            # torchrun, --launcher pytorch
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import sys
+import time
+from typing import Any, List, Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
+
+import torch  # noqa: E402
+
+from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
+from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad command lines are user errors: one line and exit status 1 (through ``run_cli``)."""
+
+    def error(self, message: str) -> None:
+        raise ConfigError(f'{self.prog}: {message} (see --help)')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The mmseg 0.x ``tools/train.py`` options (both ``--a-b`` and ``--a_b`` spellings)."""
+    parser = _Parser(prog='tools/train.py', description='mmseg_ddrnet: train a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', '--work_dir', dest='work_dir', help='the dir to save logs and models')
+    parser.add_argument('--load-from', '--load_from', dest='load_from', help='the checkpoint file to load weights from')
+    parser.add_argument('--resume-from', '--resume_from', dest='resume_from', help='the checkpoint file to resume from')
+    parser.add_argument('--no-validate', '--no_validate', dest='no_validate', action='store_true',
+                        help='whether not to evaluate the checkpoint during training')
+    gpus = parser.add_mutually_exclusive_group()
+    gpus.add_argument('--gpus', type=int, help='(deprecated, use --gpu-id) number of gpus to use (only 1)')
+    gpus.add_argument('--gpu-ids', '--gpu_ids', dest='gpu_ids', type=int, nargs='+',
+                      help='(deprecated, use --gpu-id) ids of gpus to use (only the first)')
+    gpus.add_argument('--gpu-id', '--gpu_id', dest='gpu_id', type=int, default=0,
+                      help='id of gpu to use (only applicable to non-distributed training)')
+    parser.add_argument('--seed', type=int, default=None, help='random seed')
+    parser.add_argument('--diff-seed', '--diff_seed', dest='diff_seed', action='store_true',
+                        help='whether or not to set different seeds for different ranks')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='whether to set deterministic options for CUDNN backend')
+    parser.add_argument('--options', nargs='+', action=DictAction, help='deprecated: use --cfg-options')
+    parser.add_argument('--cfg-options', '--cfg_options', dest='cfg_options', nargs='+', action=DictAction,
+                        help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
+    parser.add_argument('--dist-backend', '--dist_backend', dest='dist_backend', choices=['nccl', 'gloo', 'mpi'],
+                        help='torch.distributed backend (default: dist_params.backend, nccl on GPUs, gloo on CPU)')
+    parser.add_argument('--auto-resume', '--auto_resume', dest='auto_resume', action='store_true',
+                        help='resume from the latest checkpoint in the work dir automatically')
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.options and args.cfg_options:
+        raise ConfigError('--options and --cfg-options cannot both be specified; --options is deprecated in '
+                          'favor of --cfg-options')
+    if args.options:
+        warn_once('--options is deprecated in favor of --cfg-options')
+        args.cfg_options = args.options
+    return args
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The config with the command-line overrides (work_dir, checkpoints, GPUs, auto_resume) applied."""
+    if not osp.isfile(args.config):
+        raise ConfigError(f'config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if cfg.get('cudnn_benchmark', False):
+        torch.backends.cudnn.benchmark = True
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.load_from is not None:
+        cfg.load_from = args.load_from
+    if args.resume_from is not None:
+        cfg.resume_from = args.resume_from
+    cfg.gpu_ids = _gpu_ids(args)
+    cfg.auto_resume = args.auto_resume or bool(cfg.get('auto_resume', False))
+    return cfg
+
+
+def _gpu_ids(args: argparse.Namespace) -> List[int]:
+    if args.gpus is not None:
+        warn_once('--gpus is deprecated because we only support single GPU mode in non-distributed training. '
+                  'Use --gpu-id; now only the first GPU is used.')
+        return [0]
+    if args.gpu_ids is not None:
+        warn_once('--gpu-ids is deprecated, please use --gpu-id. Because we only support single GPU mode in '
+                  'non-distributed training; now only the first GPU id is used.')
+        return [args.gpu_ids[0]]
+    return [args.gpu_id]
+
+
+def _setup_distributed(args: argparse.Namespace, cfg: Config) -> bool:
+    """Initialise the process group for ``--launcher``; returns whether training is distributed."""
+    if args.launcher == 'none':
+        return False
+    from mmseg_ddrnet.engine.dist import default_backend, get_dist_info, init_dist
+    backend = args.dist_backend or (cfg.get('dist_params') or {}).get('backend') or default_backend()
+    if backend == 'nccl' and not torch.cuda.is_available() and args.dist_backend is None:
+        warn_once('dist_params.backend is nccl but CUDA is not available: using gloo')
+        backend = 'gloo'
+    dist_params = {k: v for k, v in (cfg.get('dist_params') or {}).items() if k == 'port'}
+    init_dist(args.launcher, backend=backend, **dist_params)
+    cfg.gpu_ids = list(range(get_dist_info()[1]))
+    return True
+
+
+def _build_datasets(cfg: Config) -> List[Any]:
+    from mmseg_ddrnet.datasets import build_dataset
+    datasets = [build_dataset(cfg.data.train)]
+    if len(cfg.get('workflow', [('train', 1)])) == 2:
+        val_cfg = copy.deepcopy(cfg.data.val)
+        val_cfg.pipeline = cfg.data.train.pipeline
+        datasets.append(build_dataset(val_cfg))
+    return datasets
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    cfg = load_config(args)
+    distributed = _setup_distributed(args, cfg)
+
+    from mmseg_ddrnet.apis.train import init_random_seed, set_random_seed, train_segmentor
+    from mmseg_ddrnet.engine.dist import get_dist_info
+    from mmseg_ddrnet.engine.env import collect_env, format_env
+    from mmseg_ddrnet.models import build_segmentor
+
+    os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
+    rank = get_dist_info()[0]
+    if rank == 0:
+        cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
+    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
+                             log_level=cfg.get('log_level', 'INFO'))
+    dash_line = '-' * 60
+    env_info = format_env(collect_env())
+    logger.info(f'Environment info:\n{dash_line}\n{env_info}\n{dash_line}')
+    logger.info(f'Distributed training: {distributed}')
+    logger.info(f'Config:\n{cfg.pretty_text}')
+
+    # cfg.seed (data order and augmentations) is the same on every rank; --diff-seed varies the process RNGs
+    cfg.seed = init_random_seed(args.seed if args.seed is not None else cfg.get('seed'))
+    seed = cfg.seed + rank if args.diff_seed else cfg.seed
+    logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
+    set_random_seed(seed, deterministic=args.deterministic)
+    meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
+
+    model = build_segmentor(cfg.model, train_cfg=cfg.get('train_cfg'), test_cfg=cfg.get('test_cfg'))
+    model.init_weights()
+    logger.info(model)
+    datasets = _build_datasets(cfg)
+    model.CLASSES = datasets[0].CLASSES
+    model.PALETTE = datasets[0].PALETTE
+    train_segmentor(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
+                    timestamp=timestamp, meta=meta)
+    return 0
+
+
+if __name__ == '__main__':
+    run_cli(main)
