@@ -55,13 +55,13 @@ class Config:
         return Config(cfg_dict, cfg_text=cfg_text, filename=filename)
 
     @staticmethod
-    def fromstring(cfg_str: str, file_format: str = '.py') -> 'Config':
+    def fromstring(cfg_str: str, file_format: str = '.py', import_custom_modules: bool = True) -> 'Config':
         """Load a config from its source text (``file_format`` is ``'.py'`` or ``'.json'``)."""
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, 'config' + file_format)
             with open(path, 'w', encoding='utf-8') as f:
                 f.write(cfg_str)
-            cfg = Config.fromfile(path)
+            cfg = Config.fromfile(path, import_custom_modules=import_custom_modules)
         return Config(cfg._cfg_dict, cfg_text=cfg_str)
 
     @property
@@ -175,4 +175,7 @@ def _import_custom_modules(custom_imports: Any, filename: str) -> None:
     unknown = set(custom_imports) - {'imports', 'allow_failed_imports'}
     if unknown:
         raise ConfigError(f'{filename}: unknown custom_imports keys {sorted(unknown)}')
-    import_modules_from_strings(custom_imports['imports'], custom_imports.get('allow_failed_imports', False))
+    try:
+        import_modules_from_strings(custom_imports['imports'], custom_imports.get('allow_failed_imports', False))
+    except ConfigError as err:
+        raise ConfigError(f'config file {filename}: {err}') from err

@@ -191,7 +191,7 @@ def test_custom_imports_register_a_module(write, tmp_path, monkeypatch):
 
 def test_custom_imports_failures(write):
     missing = write('missing.py', "custom_imports = dict(imports=['no_such_module_xyz'])\n")
-    with pytest.raises(ConfigError, match='no_such_module_xyz'):
+    with pytest.raises(ConfigError, match=r"missing\.py: custom_imports: cannot import 'no_such_module_xyz'"):
         Config.fromfile(missing)
     allowed = write('allowed.py', "custom_imports = dict(imports=['no_such_module_xyz'], allow_failed_imports=True)\n")
     assert Config.fromfile(allowed).custom_imports.allow_failed_imports is True
