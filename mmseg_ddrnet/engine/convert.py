@@ -6,7 +6,9 @@ Three sources are understood:
   optionally saved through the HRNet training wrapper (``model.`` key prefix, ``loss.criterion.weight``);
 * ``official-imagenet``: the official ImageNet-pretrained backbones, for a config's ``pretrained=``
   (the classifier is dropped; the keys are relative to the backbone);
-* ``mmseg``: mmsegmentation 1.x DDRNet checkpoints, whose key names this package uses as they are.
+* ``mmseg``: mmsegmentation 1.x DDRNet checkpoints, whose key names this package uses, except that
+  DDRHead's auxiliary classifier (``decode_head.aux_head``/``aux_cls_seg``) is the mmseg 0.x-style
+  ``auxiliary_head`` here.
 
 The official stem convolutions have a bias followed by BatchNorm; ours have none. The bias is folded into
 the BN running mean, ``BN(conv(x) + b) == BN'(conv(x))`` with ``running_mean' = running_mean - b``, which is
@@ -30,7 +32,8 @@ from .checkpoint import PathLike, StateDict, extract_state_dict, save_checkpoint
 
 SRC_FORMATS = ('official', 'official-imagenet', 'mmseg')
 _MAX_PLACEHOLDERS = 64
-_CLASSIFIERS = ('decode_head.conv_seg.', 'decode_head.aux_cls_seg.')
+_CLASSIFIERS = ('decode_head.conv_seg.', 'auxiliary_head.conv_seg.')
+_HEADS = ('decode_head.', 'auxiliary_head.')
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -66,6 +69,9 @@ def read_foreign_checkpoint(filename: PathLike) -> Any:
                 return torch.load(filename, map_location='cpu', weights_only=True)
         except pickle.UnpicklingError as err:
             needed = re.search(r'GLOBAL ([\w.]+)', str(err))
+            if needed is not None and 'is blocked' in str(err):
+                raise CheckpointError(f'checkpoint {filename} calls {needed.group(1)} when unpickled; refused as '
+                                      'unsafe (a weights file never needs it)') from err
             if needed is None or needed.group(1) in refused or len(refused) >= _MAX_PLACEHOLDERS:
                 raise CheckpointError(f'cannot read checkpoint {filename}: the file is corrupt '
                                       f'or not a PyTorch checkpoint ({_reason(err)})') from err
@@ -133,12 +139,9 @@ def _official_rules(stages: Sequence[str]) -> List[Tuple[str, str]]:
                   (rf'spp\.process{i}\.2\.', f'spp.processes.{i - 1}.conv.')]
     for name in ('compression', 'shortcut'):
         rules += [(rf'spp\.{name}\.0\.', f'spp.{name}.bn.'), (rf'spp\.{name}\.2\.', f'spp.{name}.conv.')]
-    for official, head, classifier in (('final_layer', 'head', 'conv_seg'),
-                                       ('seghead_extra', 'aux_head', 'aux_cls_seg')):
-        rules += [(rf'{official}\.bn1\.', f'decode_head.{head}.0.bn.'),
-                  (rf'{official}\.conv1\.', f'decode_head.{head}.0.conv.'),
-                  (rf'{official}\.bn2\.', f'decode_head.{head}.1.'),
-                  (rf'{official}\.conv2\.', f'decode_head.{classifier}.')]
+    for official, head in (('final_layer', 'decode_head'), ('seghead_extra', 'auxiliary_head')):
+        rules += [(rf'{official}\.bn1\.', f'{head}.head.0.bn.'), (rf'{official}\.conv1\.', f'{head}.head.0.conv.'),
+                  (rf'{official}\.bn2\.', f'{head}.head.1.'), (rf'{official}\.conv2\.', f'{head}.conv_seg.')]
     return rules
 
 
@@ -157,7 +160,7 @@ def _rename_official(key: str, rules: Sequence[Tuple[str, str]]) -> Optional[str
     if key.startswith(_BLOCK_OWNERS):
         for pattern, replacement in _BLOCK_RULES:
             key = re.sub(pattern, replacement, key)
-    return key if key.startswith('decode_head.') else f'backbone.{key}'
+    return key if key.startswith(_HEADS) else f'backbone.{key}'
 
 
 def fold_conv_bias_into_bn(bias: torch.Tensor, running_mean: torch.Tensor) -> torch.Tensor:
@@ -192,14 +195,14 @@ def convert_official(state_dict: StateDict, imagenet: bool = False) -> 'OrderedD
     out, unknown = OrderedDict(), []
     for key, value in state.items():
         new_key = _rename_official(key, rules)
-        if new_key is None or (imagenet and new_key.startswith('decode_head.')):
+        if new_key is None or (imagenet and new_key.startswith(_HEADS)):
             unknown.append(key)
         else:
             out[new_key] = value
     if unknown:
         what = 'an official ImageNet DDRNet backbone' if imagenet else 'an official DDRNet segmentation model'
-        raise CheckpointError(f'{len(unknown)} key(s) are not those of {what}: {", ".join(unknown[:20])}'
-                              f'{" ..." if len(unknown) > 20 else ""} (check --src-format)')
+        raise CheckpointError(f'{len(unknown)} key(s) are not those of {what}: {", ".join(unknown[:8])}'
+                              f'{", ..." if len(unknown) > 8 else ""} (check --src-format)')
     if imagenet:
         out = OrderedDict((k[len('backbone.'):], v) for k, v in out.items())
     return out
@@ -208,20 +211,29 @@ def convert_official(state_dict: StateDict, imagenet: bool = False) -> 'OrderedD
 # -------------------------------------------------------------------------------------- mmseg → ours
 _DDRNET_PREFIXES = ('backbone.stem.', 'backbone.context_branch_layers.', 'backbone.spatial_branch_layers.',
                     'backbone.compression_', 'backbone.down_', 'backbone.spp.', 'decode_head.head.',
-                    'decode_head.aux_head.', 'decode_head.conv_seg.', 'decode_head.aux_cls_seg.')
+                    'decode_head.conv_seg.', 'decode_head.aux_head.', 'decode_head.aux_cls_seg.')
+# mmseg 1.x keeps the auxiliary classifier inside DDRHead; here it is the 0.x-style auxiliary_head.
+_MMSEG_AUX_RENAMES = ((r'^decode_head\.aux_head\.', 'auxiliary_head.head.'),
+                      (r'^decode_head\.aux_cls_seg\.', 'auxiliary_head.conv_seg.'))
 
 
 def convert_mmseg(state_dict: StateDict) -> 'OrderedDict[str, torch.Tensor]':
-    """An mmsegmentation 1.x DDRNet state dict in our naming (the same names; DDP prefix removed).
+    """An mmsegmentation 1.x DDRNet state dict in our naming.
 
-    Keys that are not DDRNet's (another model, a non-persistent preprocessor buffer) raise
-    :class:`CheckpointError` naming them.
+    The backbone and main-head names are the same; DDRHead's ``aux_head``/``aux_cls_seg`` become
+    ``auxiliary_head.head``/``auxiliary_head.conv_seg``; a DDP ``module.`` prefix is removed. Keys that
+    are not DDRNet's (another model) raise :class:`CheckpointError` naming them.
     """
-    out = OrderedDict((re.sub(r'^module\.', '', key), value) for key, value in state_dict.items())
-    unknown = [key for key in out if not key.startswith(_DDRNET_PREFIXES)]
+    state = OrderedDict((re.sub(r'^module\.', '', key), value) for key, value in state_dict.items())
+    unknown = [key for key in state if not key.startswith(_DDRNET_PREFIXES)]
     if unknown:
         raise CheckpointError(f'{len(unknown)} key(s) are not those of an mmsegmentation DDRNet model: '
-                              f'{", ".join(unknown[:20])}{" ..." if len(unknown) > 20 else ""} (check --src-format)')
+                              f'{", ".join(unknown[:8])}{", ..." if len(unknown) > 8 else ""} (check --src-format)')
+    out = OrderedDict()
+    for key, value in state.items():
+        for pattern, replacement in _MMSEG_AUX_RENAMES:
+            key = re.sub(pattern, replacement, key)
+        out[key] = value
     return out
 
 
