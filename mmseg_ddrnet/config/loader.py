@@ -20,7 +20,7 @@ import re
 import traceback
 import types
 import uuid
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Union
 
 from ..utils.errors import ConfigError
 from .config_dict import ConfigDict
@@ -51,11 +51,12 @@ def _load(path: str, use_predefined: bool, chain: Tuple[str, ...]) -> Tuple[Conf
     if use_predefined:
         source = _substitute_predefined(source, path)
     source, markers = _mark_base_vars(source)
-    base_files = _base_files(source, path, ext)
+    parsed = _parse_python(source, path) if ext == '.py' else _parse_json(source, path)
+    base_files = _base_files(parsed, path)
     base_cfg, base_texts = _load_bases(base_files, path, use_predefined, chain + (path,))
-    values = {marker: _lookup_base(base_cfg, key, path) for marker, key in markers.items()}
-    cfg = _exec_python(source, path, values) if ext == '.py' else _parse_json(source, path)
-    cfg = _replace_markers(cfg, values)
+    base_vars = BaseVariables(path, markers, base_cfg)
+    cfg = _exec_python(parsed, path, base_vars) if ext == '.py' else parsed
+    cfg = base_vars.substitute(cfg)
     cfg.pop(BASE_KEY, None)
     for key in RESERVED_KEYS:
         if key in cfg:
@@ -93,12 +94,9 @@ def _mark_base_vars(source: str) -> Tuple[str, Dict[str, str]]:
     return _BASE_VAR.sub(mark, source), markers
 
 
-def _base_files(source: str, path: str, ext: str) -> List[str]:
-    """The ``_base_`` paths of a config, resolved against its folder."""
-    if ext == '.json':
-        bases = _parse_json(source, path).get(BASE_KEY, [])
-    else:
-        bases = _python_base_value(source, path)
+def _base_files(parsed: Union[ast.Module, ConfigDict], path: str) -> List[str]:
+    """The ``_base_`` paths of a parsed config, resolved against its folder."""
+    bases = _python_base_value(parsed, path) if isinstance(parsed, ast.Module) else parsed.get(BASE_KEY, [])
     if isinstance(bases, str):
         bases = [bases]
     if not isinstance(bases, (list, tuple)) or not all(isinstance(b, str) for b in bases):
@@ -107,8 +105,7 @@ def _base_files(source: str, path: str, ext: str) -> List[str]:
     return [os.path.normpath(os.path.join(folder, os.path.expanduser(b))) for b in bases]
 
 
-def _python_base_value(source: str, path: str) -> Any:
-    tree = _parse_python(source, path)
+def _python_base_value(tree: ast.Module, path: str) -> Any:
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == BASE_KEY for t in node.targets):
             try:
@@ -135,19 +132,6 @@ def _load_bases(base_files: List[str], path: str, use_predefined: bool,
     return merged, texts
 
 
-def _lookup_base(base_cfg: ConfigDict, key: str, path: str) -> Any:
-    value: Any = base_cfg
-    for part in key.split('.'):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, (list, tuple)) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            raise ConfigError(f'config file {path}: {{{{_base_.{key}}}}} refers to a key '
-                              f'the base configs do not define: {key!r}')
-    return value
-
-
 def _parse_python(source: str, path: str) -> ast.Module:
     try:
         return ast.parse(source, filename=path)
@@ -156,18 +140,26 @@ def _parse_python(source: str, path: str) -> ast.Module:
                           + (f': {err.text.strip()}' if err.text else '')) from None
 
 
-def _exec_python(source: str, path: str, values: Dict[str, Any]) -> ConfigDict:
-    code = compile(_parse_python(source, path), path, 'exec')
+def _exec_python(tree: ast.Module, path: str, base_vars: 'BaseVariables') -> ConfigDict:
+    code = compile(tree, path, 'exec')
     namespace: Dict[str, Any] = {'__file__': path, '__name__': '__mmseg_ddrnet_config__'}
-    namespace.update({name: copy.deepcopy(value) for name, value in values.items()})
+    namespace.update({name: copy.deepcopy(value) for name, value in base_vars.values.items()})
     try:
         exec(code, namespace)
+    except NameError as err:
+        if err.name in base_vars.keys:
+            raise base_vars.unknown(err.name) from None
+        raise _user_code_error(err, path) from err
     except Exception as err:  # noqa: BLE001 - any error in user code is reported with its line
-        lines = [f.lineno for f in traceback.extract_tb(err.__traceback__) if f.filename == path]
-        where = f', line {lines[-1]}' if lines else ''
-        raise ConfigError(f'error in config file {path}{where}: {type(err).__name__}: {err}') from err
+        raise _user_code_error(err, path) from err
     return ConfigDict({name: value for name, value in namespace.items()
                        if not name.startswith('__') and not isinstance(value, _DROPPED_TYPES)})
+
+
+def _user_code_error(err: Exception, path: str) -> ConfigError:
+    lines = [f.lineno for f in traceback.extract_tb(err.__traceback__) if f.filename == path]
+    where = f', line {lines[-1]}' if lines else ''
+    return ConfigError(f'error in config file {path}{where}: {type(err).__name__}: {err}')
 
 
 def _parse_json(source: str, path: str) -> ConfigDict:
@@ -180,18 +172,57 @@ def _parse_json(source: str, path: str) -> ConfigDict:
     return ConfigDict(data)
 
 
-def _replace_markers(value: Any, values: Dict[str, Any]) -> Any:
-    """Substitute base values for the marker names left in strings (quoted ``{{_base_.x}}``)."""
-    if not values:
+class BaseVariables:
+    """The ``{{_base_.key}}`` references of one file: marker names and the base values they stand for.
+
+    A reference to a key the bases lack is an error only where it is used (not in a comment).
+    """
+
+    def __init__(self, path: str, keys: Dict[str, str], base_cfg: ConfigDict):
+        self.path = path
+        self.keys = keys
+        self.values: Dict[str, Any] = {}
+        for marker, key in keys.items():
+            found, value = _lookup(base_cfg, key)
+            if found:
+                self.values[marker] = value
+
+    def unknown(self, marker: str) -> ConfigError:
+        """The error for a reference to a key the base configs do not define."""
+        key = self.keys[marker]
+        return ConfigError(f'config file {self.path}: {{{{_base_.{key}}}}} refers to a key '
+                           f'the base configs do not define: {key!r}')
+
+    def substitute(self, value: Any) -> Any:
+        """``value`` with markers left in strings replaced: a whole string by the base value, else by its str."""
+        if not self.keys:
+            return value
+        if isinstance(value, str):
+            return self._substitute_str(value)
+        if isinstance(value, dict):
+            return ConfigDict({k: self.substitute(v) for k, v in value.items()})
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.substitute(v) for v in value)
         return value
-    if isinstance(value, str):
-        if value in values:
-            return copy.deepcopy(values[value])
-        for marker, base_value in values.items():
-            value = value.replace(marker, str(base_value))
-        return value
-    if isinstance(value, dict):
-        return ConfigDict({k: _replace_markers(v, values) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return type(value)(_replace_markers(v, values) for v in value)
-    return value
+
+    def _substitute_str(self, text: str) -> Any:
+        for marker in self.keys:
+            if marker in text and marker not in self.values:
+                raise self.unknown(marker)
+        if text in self.values:
+            return copy.deepcopy(self.values[text])
+        for marker, base_value in self.values.items():
+            text = text.replace(marker, str(base_value))
+        return text
+
+
+def _lookup(cfg: Any, key: str) -> Tuple[bool, Any]:
+    """``(True, value)`` of dotted ``key`` in ``cfg`` (digits index lists), or ``(False, None)``."""
+    for part in key.split('.'):
+        if isinstance(cfg, dict) and part in cfg:
+            cfg = cfg[part]
+        elif isinstance(cfg, (list, tuple)) and part.isdigit() and int(part) < len(cfg):
+            cfg = cfg[int(part)]
+        else:
+            return False, None
+    return True, cfg

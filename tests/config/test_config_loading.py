@@ -119,6 +119,11 @@ def test_unknown_base_variable_names_the_key(write):
     child = write('child.py', "_base_ = './base.py'\nx = {{ _base_.model.b }}\n")
     with pytest.raises(ConfigError, match=r"child\.py: .*base configs do not define: 'model\.b'"):
         Config.fromfile(child)
+    in_string = write('in_string.py', "_base_ = './base.py'\nx = 'a_{{ _base_.nope }}'\n")
+    with pytest.raises(ConfigError, match=r"in_string\.py: .*base configs do not define: 'nope'"):
+        Config.fromfile(in_string)
+    in_comment = write('in_comment.py', "_base_ = './base.py'\n# x = {{ _base_.nope }}\ny = {{_base_.model.a}}\n")
+    assert Config.fromfile(in_comment).y == 1
 
 
 def test_base_names_are_not_python_names_in_the_child(write):
