@@ -248,7 +248,7 @@ def test_circular_bases_and_bad_files(write):
         Config.fromfile(computed)
 
 
-def test_fromstring(tmp_path):
+def test_fromstring():
     cfg = Config.fromstring("a = dict(b=(1, 2))\n", '.py')
     assert cfg.a.b == (1, 2)
     assert cfg.text == "a = dict(b=(1, 2))\n"

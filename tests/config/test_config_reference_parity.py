@@ -25,8 +25,9 @@ CONFIGS = ['ddrnet/ddrnet_23-slim_in1k-pre_2xb6-120k_cityscapes-1024x1024.py',
 
 @pytest.fixture(scope='module')
 def reference(mmseg_reference_python):
+    env = {**os.environ, 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1'}
     result = subprocess.run([mmseg_reference_python, '-c', _DUMP_WITH_MMENGINE, *CONFIGS],
-                            capture_output=True, text=True, timeout=300, env={**os.environ, 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1'})
+                            capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
