@@ -4,6 +4,7 @@ Import this module (``custom_imports=dict(imports=['toy'])`` with ``tests/engine
 plain import in tests) to register ``ToySegmentor``.
 """
 import os
+import signal
 import os.path as osp
 from typing import Dict, List
 
@@ -13,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmseg_ddrnet.registry import MODELS
+from mmseg_ddrnet.core.hooks import Hook
+from mmseg_ddrnet.registry import HOOKS, MODELS
 
 CLASSES = ('sky', 'road', 'car')
 PALETTE = [[128, 128, 128], [128, 64, 128], [0, 0, 142]]
@@ -21,12 +23,13 @@ PALETTE = [[128, 128, 128], [128, 64, 128], [0, 0, 142]]
 
 @MODELS.register_module(force=True)
 class ToySegmentor(nn.Module):
-    """conv-GN-ReLU-conv with the mmseg 0.x segmentor API (GroupNorm: no batch statistics)."""
+    """conv-GN-ReLU-dropout-conv with the mmseg 0.x segmentor API (GroupNorm: no batch statistics)."""
 
     def __init__(self, num_classes: int = 3, channels: int = 8, norm: str = 'GN', train_cfg=None, test_cfg=None):
         super().__init__()
         norm_layer = nn.GroupNorm(2, channels) if norm == 'GN' else nn.BatchNorm2d(channels)
-        self.body = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), norm_layer, nn.ReLU())
+        # dropout draws from torch's global RNG: an exact resume must restore it
+        self.body = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), norm_layer, nn.ReLU(), nn.Dropout2d(0.2))
         self.conv_seg = nn.Conv2d(channels, num_classes, 1)
 
     def init_weights(self) -> None:
@@ -50,6 +53,27 @@ class ToySegmentor(nn.Module):
             up = F.interpolate(logits[i:i + 1], size=(h, w), mode='bilinear', align_corners=False)
             out.append(up.argmax(1)[0].cpu().numpy().astype(np.int64))
         return out
+
+
+@HOOKS.register_module(force=True)
+class SigkillHook(Hook):
+    """Kills its own process with SIGKILL (no cleanup at all) after iteration ``at_iter`` (1-based)."""
+
+    def __init__(self, at_iter: int):
+        self.at_iter = at_iter
+
+    def after_train_iter(self, runner) -> None:
+        if runner.iter + 1 == self.at_iter:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module(force=True)
+class DumpWeightsHook(Hook):
+    """Saves this rank's final weights as ``<work_dir>/final_rank<r>.pth`` (every rank, not only rank 0)."""
+
+    def after_run(self, runner) -> None:
+        from mmseg_ddrnet.engine.checkpoint import get_state_dict
+        torch.save(get_state_dict(runner.model), osp.join(runner.work_dir, f'final_rank{runner.rank}.pth'))
 
 
 def make_toy_data(root: str, num_train: int = 8, num_val: int = 4, size: int = 16) -> str:
