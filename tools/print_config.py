@@ -17,9 +17,10 @@ from mmseg_ddrnet.utils import ConfigError, run_cli  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """The mmseg 0.x ``tools/print_config.py`` options (without ``--graph``)."""
+    """The mmseg 0.x ``tools/print_config.py`` options."""
     parser = argparse.ArgumentParser(description='Print the whole config, bases merged')
     parser.add_argument('config', help='config file path')
+    parser.add_argument('--graph', action='store_true', help='also print the model built from cfg.model')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
         help='override config values, e.g. model.decode_head.num_classes=11 '
@@ -42,8 +43,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    model = build_model(cfg) if args.graph else None
     print(cfg.pretty_text, end='')
+    if model is not None:
+        print(f'Model graph:\n{model}')
     return 0
+
+
+def build_model(cfg: Config):
+    """The segmentor of ``cfg.model`` (on the CPU, without pretrained weights being needed)."""
+    if not isinstance(cfg.get('model'), dict):
+        raise ConfigError(f'{cfg.filename}: --graph needs a model dict in the config')
+    from mmseg_ddrnet.models import build_segmentor
+    return build_segmentor(cfg.model, train_cfg=cfg.get('train_cfg'), test_cfg=cfg.get('test_cfg'))
 
 
 if __name__ == '__main__':

@@ -56,3 +56,21 @@ def test_user_errors(repo_root, config_file, tmp_path):
     assert bad_index.stderr.startswith('error: cannot set option data.train.pipeline.9.x: ')
     malformed = run_tool(repo_root, str(config_file), '--cfg-options', 'oops')
     assert malformed.returncode == 2 and "'oops' is not of the form key=value" in malformed.stderr
+
+
+def test_graph_prints_the_built_model(repo_root):
+    config = repo_root / 'configs' / '_base_' / 'models' / 'ddrnet_23_slim.py'
+    result = run_tool(repo_root, str(config), '--graph', '--cfg-options', 'model.decode_head.num_classes=11')
+    assert result.returncode == 0, result.stderr
+    text, graph = result.stdout.split('Model graph:\n')
+    assert 'num_classes=11' in text
+    assert graph.startswith('EncoderDecoder(') and '(backbone): DDRNet(' in graph
+    assert '(conv_seg): Conv2d(64, 11, kernel_size=(1, 1)' in graph
+
+
+def test_graph_needs_a_model(repo_root, tmp_path):
+    config = tmp_path / 'no_model.py'
+    config.write_text('lr = 0.01\n')
+    result = run_tool(repo_root, str(config), '--graph')
+    assert result.returncode == 1 and result.stdout == ''
+    assert result.stderr.strip() == f'error: {config}: --graph needs a model dict in the config'
