@@ -1,0 +1,147 @@
+"""Training runs of the toy segmentor in this process: checkpoints, logs, AMP, runners, workflows, hooks."""
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+
+import toy
+from mmseg_ddrnet.apis.train import train_segmentor
+from mmseg_ddrnet.config import Config
+from mmseg_ddrnet.datasets import build_dataset
+from mmseg_ddrnet.engine.rng import set_random_seed
+from mmseg_ddrnet.models import build_segmentor
+from mmseg_ddrnet.utils import ConfigError, RegistryError
+
+TIMESTAMP = '20260101_000000'
+
+
+def train(tmp_path, data_root, validate=True, workflow_val=False, **overrides):
+    cfg = Config(toy.toy_config(data_root, **overrides))
+    cfg.work_dir, cfg.seed, cfg.gpu_ids = str(tmp_path / 'wd'), 0, [0]
+    set_random_seed(0, deterministic=True)
+    model = build_segmentor(cfg.model)
+    model.init_weights()
+    datasets = [build_dataset(cfg.data.train)]
+    if workflow_val:
+        datasets.append(build_dataset(dict(cfg.data.val, pipeline=cfg.data.train.pipeline)))
+    train_segmentor(model, datasets, cfg, validate=validate, timestamp=TIMESTAMP,
+                    meta=dict(seed=0, exp_name='toy.py', env_info='env'))
+    return cfg.work_dir, model
+
+
+def read_json_log(work_dir):
+    with open(osp.join(work_dir, f'{TIMESTAMP}.log.json')) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_checkpoints_keep_max_latest_and_meta(tmp_path, toy_data):
+    work_dir, model = train(tmp_path, toy_data, validate=False, max_iters=6,
+                            checkpoint_config=dict(by_epoch=False, interval=2, max_keep_ckpts=2))
+    assert sorted(f for f in os.listdir(work_dir) if f.endswith('.pth')) == ['iter_4.pth', 'iter_6.pth', 'latest.pth']
+    ckpt = torch.load(osp.join(work_dir, 'latest.pth'), weights_only=True)
+    meta = ckpt['meta']
+    assert (meta['iter'], meta['epoch']) == (6, 1)  # 4 batches per epoch: 6 iterations = 1 epoch done
+    assert meta['CLASSES'] == list(toy.CLASSES) and meta['PALETTE'] == toy.PALETTE
+    assert "type='ToySegmentor'" in meta['config'] and meta['mmseg_ddrnet_version']
+    assert set(ckpt) == {'meta', 'state_dict', 'optimizer', 'rng'}
+    for key, value in model.state_dict().items():
+        assert torch.equal(ckpt['state_dict'][key], value), key
+    # latest.pth is a file of its own (a hard link), not a symlink: it survives removing iter_6.pth
+    assert not osp.islink(osp.join(work_dir, 'latest.pth'))
+    os.remove(osp.join(work_dir, 'iter_6.pth'))
+    assert torch.load(osp.join(work_dir, 'latest.pth'), weights_only=True)['meta']['iter'] == 6
+
+
+def test_json_log_lines_and_best_checkpoint(tmp_path, toy_data):
+    work_dir, _ = train(tmp_path, toy_data, max_iters=4,
+                        evaluation=dict(interval=2, metric='mIoU', pre_eval=True, save_best='mIoU'))
+    lines = read_json_log(work_dir)
+    assert lines[0] == {'seed': 0, 'exp_name': 'toy.py', 'env_info': 'env'}
+    train_lines = [line for line in lines if line.get('mode') == 'train']
+    assert [line['iter'] for line in train_lines] == [1, 2, 3, 4]
+    for line in train_lines:
+        assert {'mode', 'epoch', 'iter', 'lr', 'memory', 'time', 'data_time', 'decode.loss_ce', 'decode.acc_seg',
+                'loss'} <= set(line)
+        assert line['memory'] > 0 and line['time'] >= line['data_time'] >= 0
+    assert train_lines[0]['lr'] == pytest.approx(0.05)
+    assert train_lines[1]['lr'] == pytest.approx((0.05 - 1e-4) * 0.75 ** 0.9 + 1e-4, abs=1e-5)
+    val_lines = [line for line in lines if line.get('mode') == 'val']
+    assert [line['iter'] for line in val_lines] == [2, 4]
+    assert all(0 <= line['mIoU'] <= 1 and 'IoU.road' in line for line in val_lines)
+    best = [f for f in os.listdir(work_dir) if f.startswith('best_')]
+    scores = [line['mIoU'] for line in val_lines]
+    best_iter = 2 if scores[0] >= scores[1] else 4
+    assert best == [f'best_mIoU_iter_{best_iter}.pth']
+    meta = torch.load(osp.join(work_dir, best[0]), weights_only=True)['meta']
+    assert meta['hook_msgs']['best_score'] == pytest.approx(max(scores), abs=1e-5)
+
+
+def test_fp16_key_on_cpu_trains_with_bf16_autocast(tmp_path, toy_data, monkeypatch):
+    seen = []
+    original = toy.ToySegmentor.forward
+
+    def spy(self, img, *args, **kwargs):
+        out = original(self, img, *args, **kwargs)
+        if kwargs.get('return_loss', True):
+            seen.append((torch.is_autocast_enabled('cpu'), torch.get_autocast_dtype('cpu')))
+        return out
+
+    monkeypatch.setattr(toy.ToySegmentor, 'forward', spy)
+    work_dir, _ = train(tmp_path, toy_data, validate=False, max_iters=2, fp16=dict(loss_scale=512.),
+                        optimizer_config=dict(type='Fp16OptimizerHook', loss_scale=512., distributed=False))
+    assert seen == [(True, torch.bfloat16)] * 2
+    losses = [line['loss'] for line in read_json_log(work_dir)[1:]]
+    assert len(losses) == 2 and all(0 < loss < 10 for loss in losses)
+
+
+def test_epoch_based_runner_and_grad_clip(tmp_path, toy_data):
+    work_dir, _ = train(tmp_path, toy_data, validate=True, runner=dict(type='EpochBasedRunner', max_epochs=2),
+                        checkpoint_config=dict(interval=1), lr_config=dict(policy='step', step=[1], gamma=0.1),
+                        optimizer_config=dict(grad_clip=dict(max_norm=0.5, norm_type=2)),
+                        evaluation=dict(interval=1, metric='mIoU'),
+                        log_config=dict(interval=2, hooks=[dict(type='TextLoggerHook')]))
+    assert {'epoch_1.pth', 'epoch_2.pth', 'latest.pth'} <= set(os.listdir(work_dir))
+    meta = torch.load(osp.join(work_dir, 'epoch_2.pth'), weights_only=True)['meta']
+    assert (meta['epoch'], meta['iter']) == (2, 8)
+    train_lines = [line for line in read_json_log(work_dir) if line.get('mode') == 'train']
+    assert [(line['epoch'], line['iter']) for line in train_lines] == [(1, 2), (1, 4), (2, 2), (2, 4)]
+    assert [line['lr'] for line in train_lines] == pytest.approx([0.05, 0.05, 0.005, 0.005])
+    assert all(line['grad_norm'] >= 0 for line in train_lines)
+    assert sum(line.get('mode') == 'val' for line in read_json_log(work_dir)) == 2
+
+
+def test_val_workflow_logs_validation_losses(tmp_path, toy_data):
+    work_dir, _ = train(tmp_path, toy_data, validate=False, workflow_val=True, max_iters=4,
+                        workflow=[('train', 2), ('val', 1)])
+    val_lines = [line for line in read_json_log(work_dir) if line.get('mode') == 'val']
+    assert len(val_lines) == 2 and all('decode.loss_ce_val' in line for line in val_lines)
+
+
+def test_tensorboard_events(tmp_path, toy_data):
+    pytest.importorskip('tensorboard')
+    work_dir, _ = train(tmp_path, toy_data, validate=False, max_iters=2, log_config=dict(
+        interval=1, hooks=[dict(type='TextLoggerHook', by_epoch=False), dict(type='TensorboardLoggerHook')]))
+    events = os.listdir(osp.join(work_dir, 'tf_logs'))
+    assert len(events) == 1 and events[0].startswith('events.out.tfevents')
+    assert os.path.getsize(osp.join(work_dir, 'tf_logs', events[0])) > 100
+
+
+def test_load_from_starts_at_iteration_zero(tmp_path, toy_data):
+    first, model = train(tmp_path / 'a', toy_data, validate=False, max_iters=2)
+    work_dir, model2 = train(tmp_path / 'b', toy_data, validate=False, max_iters=1,
+                             load_from=osp.join(first, 'latest.pth'), checkpoint_config=dict(interval=1))
+    meta = torch.load(osp.join(work_dir, 'iter_1.pth'), weights_only=True)['meta']
+    assert meta['iter'] == 1  # weights only: the schedule restarts
+
+
+def test_config_errors(tmp_path, toy_data):
+    with pytest.raises(RegistryError, match='did you mean CheckpointHook'):
+        train(tmp_path, toy_data, validate=False, custom_hooks=[dict(type='CheckpointHok')])
+    with pytest.raises(ConfigError, match='runner.type'):
+        train(tmp_path, toy_data, validate=False, runner=dict(type='IterRunner', max_iters=2))
+    with pytest.raises(ConfigError, match='workflow'):
+        train(tmp_path, toy_data, validate=False, workflow=[('train', 1), ('val', 1)])
+    with pytest.raises(ConfigError, match='optimizer_config.type'):
+        train(tmp_path, toy_data, validate=False, optimizer_config=dict(type='GradientCumulativeOptimizerHook'))
