@@ -25,11 +25,13 @@ PALETTE = [[128, 128, 128], [128, 64, 128], [0, 0, 142]]
 class ToySegmentor(nn.Module):
     """conv-GN-ReLU-dropout-conv with the mmseg 0.x segmentor API (GroupNorm: no batch statistics)."""
 
-    def __init__(self, num_classes: int = 3, channels: int = 8, norm: str = 'GN', train_cfg=None, test_cfg=None):
+    def __init__(self, num_classes: int = 3, channels: int = 8, norm: str = 'GN', dropout: float = 0.2,
+                 train_cfg=None, test_cfg=None):
         super().__init__()
         norm_layer = nn.GroupNorm(2, channels) if norm == 'GN' else nn.BatchNorm2d(channels)
         # dropout draws from torch's global RNG: an exact resume must restore it
-        self.body = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), norm_layer, nn.ReLU(), nn.Dropout2d(0.2))
+        self.body = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), norm_layer, nn.ReLU(),
+                                  nn.Dropout2d(dropout))
         self.conv_seg = nn.Conv2d(channels, num_classes, 1)
 
     def init_weights(self) -> None:
