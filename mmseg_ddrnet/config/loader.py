@@ -10,7 +10,8 @@ The rules are mmcv 1.x's:
 * ``{{ _base_.a.b }}`` is the value of ``a.b`` in the merged bases; base names are not visible as
   Python names in the child otherwise. Written in a string literal, ``'{{ _base_.a }}'`` is the value
   itself, and ``'x_{{ _base_.a }}'`` puts ``str(value)`` into the string;
-* imported modules, functions, classes and names starting with ``__`` are not config keys.
+* imported modules, functions, classes and names starting with ``__`` are not config keys;
+* ``_deprecation_ = dict(expected='new.py', reference='url')`` makes loading the file log a warning.
 """
 import ast
 import copy
@@ -23,10 +24,12 @@ import uuid
 from typing import Any, Dict, List, Tuple, Union
 
 from ..utils.errors import ConfigError
+from ..utils.logging import warn_once
 from .config_dict import ConfigDict
 from .merge import merge_a_into_b
 
 BASE_KEY = '_base_'
+DEPRECATION_KEY = '_deprecation_'
 RESERVED_KEYS = ('filename', 'text', 'pretty_text')
 SUPPORTED_EXTENSIONS = ('.py', '.json')
 _PREDEFINED = re.compile(r'\{\{\s*(fileDirname|fileBasename|fileBasenameNoExtension|fileExtname)\s*\}\}')
@@ -58,12 +61,22 @@ def _load(path: str, use_predefined: bool, chain: Tuple[str, ...]) -> Tuple[Conf
     cfg = _exec_python(parsed, path, base_vars) if ext == '.py' else parsed
     cfg = base_vars.substitute(cfg)
     cfg.pop(BASE_KEY, None)
+    _warn_if_deprecated(cfg.pop(DEPRECATION_KEY, None), path)
     for key in RESERVED_KEYS:
         if key in cfg:
             raise ConfigError(f'config file {path}: {key!r} is a reserved name and cannot be a config key')
     merged = merge_a_into_b(cfg, base_cfg)
     text = '\n'.join(base_texts + [path + '\n' + raw])
     return merged, text
+
+
+def _warn_if_deprecated(info: Any, path: str) -> None:
+    if info is None:
+        return
+    info = info if isinstance(info, dict) else {}
+    expected = f'; use {info["expected"]} instead' if 'expected' in info else ''
+    reference = f' (see {info["reference"]})' if 'reference' in info else ''
+    warn_once(f'config file {path} is deprecated{expected}{reference}')
 
 
 def _read(path: str, chain: Tuple[str, ...]) -> str:

@@ -252,3 +252,13 @@ def test_fromstring():
     cfg = Config.fromstring("a = dict(b=(1, 2))\n", '.py')
     assert cfg.a.b == (1, 2)
     assert cfg.text == "a = dict(b=(1, 2))\n"
+
+
+def test_deprecated_config_warns(write, monkeypatch):
+    write('new.py', 'a = 1\n')
+    old = write('old.py', "_base_ = './new.py'\n_deprecation_ = dict(expected='new.py', reference='https://x/y')\n")
+    messages = []
+    monkeypatch.setattr('mmseg_ddrnet.config.loader.warn_once', messages.append)
+    cfg = Config.fromfile(old)
+    assert cfg.to_dict() == {'a': 1}
+    assert messages == [f'config file {old} is deprecated; use new.py instead (see https://x/y)']
