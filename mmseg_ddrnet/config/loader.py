@@ -162,17 +162,19 @@ def _exec_python(tree: ast.Module, path: str, base_vars: 'BaseVariables') -> Con
     except NameError as err:
         if err.name in base_vars.keys:
             raise base_vars.unknown(err.name) from None
-        raise _user_code_error(err, path) from err
+        hint = (f' (names of _base_ files are not Python names in a config: write {{{{_base_.{err.name}}}}})'
+                if err.name in base_vars.base_names else '')
+        raise _user_code_error(err, path, hint) from err
     except Exception as err:  # noqa: BLE001 - any error in user code is reported with its line
         raise _user_code_error(err, path) from err
     return ConfigDict({name: value for name, value in namespace.items()
                        if not name.startswith('__') and not isinstance(value, _DROPPED_TYPES)})
 
 
-def _user_code_error(err: Exception, path: str) -> ConfigError:
+def _user_code_error(err: Exception, path: str, hint: str = '') -> ConfigError:
     lines = [f.lineno for f in traceback.extract_tb(err.__traceback__) if f.filename == path]
     where = f', line {lines[-1]}' if lines else ''
-    return ConfigError(f'error in config file {path}{where}: {type(err).__name__}: {err}')
+    return ConfigError(f'error in config file {path}{where}: {type(err).__name__}: {err}{hint}')
 
 
 def _parse_json(source: str, path: str) -> ConfigDict:
@@ -194,6 +196,7 @@ class BaseVariables:
     def __init__(self, path: str, keys: Dict[str, str], base_cfg: ConfigDict):
         self.path = path
         self.keys = keys
+        self.base_names = set(base_cfg)
         self.values: Dict[str, Any] = {}
         for marker, key in keys.items():
             found, value = _lookup(base_cfg, key)

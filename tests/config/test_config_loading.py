@@ -129,7 +129,8 @@ def test_unknown_base_variable_names_the_key(write):
 def test_base_names_are_not_python_names_in_the_child(write):
     write('base.py', 'crop_size = (512, 512)\n')
     child = write('child.py', "_base_ = './base.py'\n\nx = crop_size\n")
-    with pytest.raises(ConfigError, match=r"child\.py, line 3: NameError: name 'crop_size'"):
+    with pytest.raises(ConfigError, match=r"child\.py, line 3: NameError: name 'crop_size' is not defined "
+                                          r"\(names of _base_ files .* write \{\{_base_\.crop_size\}\}\)"):
         Config.fromfile(child)
 
 
