@@ -65,7 +65,8 @@ class _Builder:
 
 
 def official_state_dict(variant: str, num_classes: int = 19, augment: bool = True, imagenet: bool = False,
-                        seed: int = 0, prefix: str = '', extra: Optional[Sequence[str]] = ()) -> Dict[str, torch.Tensor]:
+                        seed: int = 0, prefix: str = '', extra: Optional[Sequence[str]] = ()
+                        ) -> Dict[str, torch.Tensor]:
     """An official DDRNet state dict (segmentation, or ImageNet classification with ``imagenet``)."""
     planes, layers, head_planes, last_planes = VARIANTS[variant]
     high = planes * 2

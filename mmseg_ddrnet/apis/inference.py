@@ -1,0 +1,209 @@
+"""High-level inference: build a segmentor from a config and a checkpoint, segment images, paint the result.
+
+As mmsegmentation 0.x's ``mmseg.apis.inference``::
+
+    model = init_segmentor('configs/ddrnet/ddrnet_23_slim_512x1024_160k_cityscapes.py', 'latest.pth')
+    label_map = inference_segmentor(model, 'demo.png')[0]
+    show_result(model, 'demo.png', label_map, out_file='demo_seg.png')
+"""
+import os
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..config import Config
+from ..datasets import collate
+from ..datasets.pipelines import Compose
+from ..datasets.pipelines.image_io import imread
+from ..engine.checkpoint import load_checkpoint
+from ..models import build_segmentor
+from ..registry import DATASETS
+from ..utils import ConfigError, DataError
+from .test import get_palette, overlay_segmentation
+
+ImageLike = Union[str, os.PathLike, np.ndarray]
+_PROGRESS_MIN_IMAGES = 8  # show a progress bar for longer lists
+
+
+def _as_config(config: Union[str, os.PathLike, Config]) -> Config:
+    if isinstance(config, (str, os.PathLike)):
+        return Config.fromfile(os.fspath(config))
+    if isinstance(config, Config):
+        return config
+    raise ConfigError(f'config must be a file path or a Config, got {type(config).__name__}')
+
+
+def _check_device(device: Union[str, torch.device]) -> torch.device:
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ConfigError(f'invalid device {device!r}: {err}') from err
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ConfigError(f'device {device} requested but CUDA is not available; use device="cpu"')
+    return device
+
+
+def _classes_and_palette(config: Config, meta: dict) -> Tuple[Optional[list], Optional[list]]:
+    """``CLASSES``/``PALETTE`` from the checkpoint's meta, else from the test dataset's class."""
+    dataset_cls = DATASETS.get(config.get('data', {}).get('test', {}).get('type', ''))
+    classes = meta.get('CLASSES', getattr(dataset_cls, 'CLASSES', None))
+    palette = meta.get('PALETTE', getattr(dataset_cls, 'PALETTE', None))
+    return classes, palette
+
+
+def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional[Union[str, os.PathLike]] = None,
+                   device: Union[str, torch.device] = 'cpu', cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build the segmentor of ``config``, load ``checkpoint`` and return it in eval mode on ``device``.
+
+    As mmseg 0.x: ``model.pretrained`` and ``model.train_cfg`` are cleared (no backbone weights are
+    loaded besides the checkpoint), ``model.CLASSES``/``model.PALETTE`` come from the checkpoint's meta
+    (else from the test dataset's class) and ``model.cfg`` is the config used.
+    """
+    config = _as_config(config)
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    if 'model' not in config:
+        raise ConfigError(f'config {config.filename or ""} has no "model"')
+    config.model.pretrained = None
+    config.model.train_cfg = None
+    device = _check_device(device)
+    model = build_segmentor(config.model, test_cfg=config.get('test_cfg'))
+    meta = {}
+    if checkpoint is not None:
+        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta') or {}
+    model.CLASSES, model.PALETTE = _classes_and_palette(config, meta)
+    model.cfg = config
+    return model.to(device).eval()
+
+
+class LoadImage:
+    """The first step of an inference pipeline: ``results['img']`` is an image path or a BGR array.
+
+    Sets the same keys as ``LoadImageFromFile`` (``filename``, ``ori_filename``, ``img``, ``img_shape``,
+    ``ori_shape``, ``pad_shape``, ``scale_factor``, ``img_norm_cfg``); arrays get ``filename=None``.
+    """
+
+    def __call__(self, results: dict) -> dict:
+        img = results['img']
+        if isinstance(img, (str, os.PathLike)):
+            filename = os.fspath(img)
+            img = imread(filename)
+        elif isinstance(img, np.ndarray):
+            filename = None
+            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+                raise DataError(f'an image array must be HxWx3 uint8 (BGR), got shape {img.shape} {img.dtype}')
+        else:
+            raise DataError(f'an image must be a file path or an HxWx3 BGR uint8 array, got {type(img).__name__}')
+        results.update(
+            filename=filename, ori_filename=filename, img=img, img_shape=img.shape, ori_shape=img.shape,
+            pad_shape=img.shape, scale_factor=1.0,
+            img_norm_cfg=dict(mean=np.zeros(3, np.float32), std=np.ones(3, np.float32), to_rgb=False))
+        return results
+
+
+def build_inference_pipeline(config: Config) -> Compose:
+    """The config's test pipeline with its ``LoadImageFromFile`` replaced by :class:`LoadImage`."""
+    try:
+        steps = list(config.data.test.pipeline)
+    except (AttributeError, KeyError, TypeError) as err:
+        raise ConfigError('the config has no data.test.pipeline to prepare images for inference') from err
+    if not steps or steps[0].get('type') != 'LoadImageFromFile':
+        first = steps[0].get('type') if steps else 'nothing'
+        raise ConfigError(f'data.test.pipeline must start with LoadImageFromFile for inference, starts with {first}')
+    return Compose([LoadImage()] + steps[1:])
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device('cpu')
+
+
+def _to_device(data: dict, device: torch.device) -> dict:
+    imgs = data['img']
+    data['img'] = [t.to(device) for t in imgs] if isinstance(imgs, list) else imgs.to(device)
+    return data
+
+
+def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageLike]]) -> List[np.ndarray]:
+    """Segment an image (a path or an HxWx3 BGR uint8 array) or a list of them.
+
+    Each image goes through the test pipeline of ``model.cfg`` (set by :func:`init_segmentor`);
+    returns one int64 label map per image, at the image's original size.
+    """
+    config = getattr(model, 'cfg', None)
+    if not isinstance(config, Config):
+        raise ConfigError('the model has no .cfg; build it with init_segmentor(config, checkpoint)')
+    pipeline = build_inference_pipeline(config)
+    images = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
+    device = _device_of(model)
+    results: List[np.ndarray] = []
+    for img in tqdm(images, desc='inference', unit='img', disable=len(images) < _PROGRESS_MIN_IMAGES):
+        data = _to_device(collate([pipeline({'img': img})]), device)
+        with torch.no_grad():
+            results.extend(model(return_loss=False, rescale=True, **data))
+    return results
+
+
+def _label_map(result: Union[np.ndarray, Sequence[np.ndarray]]) -> np.ndarray:
+    """One label map from ``result`` (a map, or the list :func:`inference_segmentor` returns)."""
+    if isinstance(result, (list, tuple)):
+        if len(result) != 1:
+            raise DataError(f'show_result paints one image: got {len(result)} results')
+        result = result[0]
+    seg = np.asarray(result)
+    if seg.ndim != 2:
+        raise DataError(f'a segmentation result must be an HxW label map, got shape {seg.shape}')
+    return seg
+
+
+def show_result(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Sequence[np.ndarray]],
+                palette: Optional[Sequence[Sequence[int]]] = None, opacity: float = 0.5,
+                out_file: Optional[Union[str, os.PathLike]] = None) -> np.ndarray:
+    """``img`` with the label map ``result`` painted over it; written to ``out_file`` if given.
+
+    ``palette`` (RGB per class) defaults to ``model.PALETTE``, else a fixed random one; ``opacity`` is the
+    weight of the colours. Returns the painted BGR ``uint8`` image.
+    """
+    if not 0 < opacity <= 1:
+        raise ConfigError(f'opacity must be in (0, 1], got {opacity}')
+    image = LoadImage()({'img': img})['img']
+    seg = _label_map(result)
+    colours = get_palette(model, None) if palette is None else np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    if image.shape[:2] != seg.shape:
+        raise DataError(f'the image ({image.shape[0]}x{image.shape[1]}) and the result '
+                        f'({seg.shape[0]}x{seg.shape[1]}) differ in size')
+    painted = overlay_segmentation(image, seg, colours, opacity)
+    if out_file is not None:
+        out_file = os.fspath(out_file)
+        os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)
+        if not cv2.imwrite(out_file, painted):
+            raise DataError(f'cannot write {out_file} (unknown image extension or unwritable folder)')
+    return painted
+
+
+def show_result_pyplot(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Sequence[np.ndarray]],
+                       palette: Optional[Sequence[Sequence[int]]] = None, fig_size: Tuple[int, int] = (15, 10),
+                       opacity: float = 0.5, title: str = '', block: bool = True,
+                       out_file: Optional[Union[str, os.PathLike]] = None) -> np.ndarray:
+    """:func:`show_result`, then display the painting with matplotlib (mmseg 0.x's signature)."""
+    painted = show_result(model, img, result, palette=palette, opacity=opacity, out_file=out_file)
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ConfigError('show_result_pyplot needs matplotlib (pip install matplotlib); '
+                          'show_result(..., out_file=...) writes the image without it') from err
+    plt.figure(figsize=fig_size)
+    plt.imshow(painted[..., ::-1])
+    plt.title(title)
+    plt.axis('off')
+    plt.tight_layout()
+    plt.show(block=block)
+    return painted
+
+
+__all__: List[Any] = ['init_segmentor', 'inference_segmentor', 'show_result', 'show_result_pyplot', 'LoadImage',
+                      'build_inference_pipeline']
