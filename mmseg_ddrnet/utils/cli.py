@@ -31,4 +31,17 @@ def run_cli(main: Callable[[], Optional[int]]) -> None:
     except KeyboardInterrupt:
         print('error: interrupted', file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        _silence_stdout()
+        sys.exit(0)
     sys.exit(code or 0)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
