@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from mmseg_ddrnet.models import DDRNet, SyncBatchNorm, build_segmentor
 from mmseg_ddrnet.models.utils.norm import SYNC_BN_FALLBACK_WARNING
-from mmseg_ddrnet.utils import CheckpointError, ConfigError
+from mmseg_ddrnet.utils import CheckpointError, ConfigError, DataError
 
 
 def _inference_params(channels, head_channels, layers=None):
@@ -150,3 +150,10 @@ def test_pretrained_weights_load_with_or_without_backbone_prefix(tmp_path):
         assert not torch.equal(model.backbone.stem[0].conv.weight, source.stem[0].conv.weight)
         model.init_weights()
         assert torch.equal(model.backbone.stem[0].conv.weight, source.stem[0].conv.weight)
+
+
+def test_training_on_a_single_image_with_bn_is_a_clear_error():
+    with pytest.raises(DataError, match='at least 2 images'):
+        DDRNet().train()(torch.randn(1, 3, 32, 32))
+    assert DDRNet(norm_eval=True).train()(torch.randn(1, 3, 32, 32))[1].shape == (1, 128, 4, 4)
+    assert DDRNet(norm_cfg=dict(type='GN', num_groups=8)).train()(torch.randn(1, 3, 32, 32))[1].shape == (1, 128, 4, 4)

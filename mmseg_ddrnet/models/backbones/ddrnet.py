@@ -17,8 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from ...utils import ConfigError
-from ..utils import ConvModule, build_activation_layer, build_norm_layer, kaiming_init_
+from ...utils import ConfigError, DataError
+from ..utils import ConvModule, build_activation_layer, build_norm_layer, kaiming_init_, uses_local_batch_stats
 from .pretrained import load_pretrained
 
 _RELU = dict(type='ReLU', inplace=True)
@@ -199,6 +199,7 @@ class DDRNet(nn.Module):
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        self._check_batch(x)
         x_s = x_c = self.stem(x)  # stages 1-2, 1/8
         aux_feat = x_s
         for i in range(self.num_fusions):  # stage 3 (two halves in DDRNet-39) and stage 4
@@ -218,6 +219,13 @@ class DDRNet(nn.Module):
         down = getattr(self, f'down_{i + 1}')
         low_to_high = self._upsample(compression(self.relu(x_c)), x_s)
         return x_c + down(self.relu(x_s)), x_s + low_to_high
+
+    def _check_batch(self, x: torch.Tensor) -> None:
+        global_norm = self.spp.scales[-1][1].norm  # batch-normalises one pooled value per image
+        if self.training and x.shape[0] < 2 and uses_local_batch_stats(global_norm, x):
+            raise DataError('DDRNet: training with BN needs at least 2 images per process: the global-pooling '
+                            'branch of DAPPM normalises one value per image over the batch; raise '
+                            'samples_per_gpu, use SyncBN on several GPUs, or set norm_eval=True')
 
     def _upsample(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, size=like.shape[2:], mode='bilinear', align_corners=self.align_corners)

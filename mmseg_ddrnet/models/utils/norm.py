@@ -40,6 +40,10 @@ class SyncBatchNorm(nn.SyncBatchNorm):
         distributed = dist.is_available() and dist.is_initialized()
         return distributed and input.device.type != 'cpu'
 
+    def syncs(self, input: torch.Tensor) -> bool:
+        """Whether training on ``input`` averages the statistics over several processes."""
+        return self._can_sync(input) and dist.get_world_size(self.process_group) > 1
+
     def _local_batch_norm(self, input: torch.Tensor) -> torch.Tensor:
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats and self.num_batches_tracked is not None:
@@ -81,6 +85,13 @@ def _make_layer(norm_type: str, cfg: dict, num_features: int) -> nn.Module:
     momentum = cfg.get('momentum', 0.1)
     bn_cls = SyncBatchNorm if norm_type == 'SyncBN' else nn.BatchNorm2d
     return bn_cls(num_features, eps=eps, momentum=momentum)
+
+
+def uses_local_batch_stats(norm: nn.Module, input: torch.Tensor) -> bool:
+    """Whether ``norm`` normalises ``input`` with the statistics of this process's batch alone."""
+    if not isinstance(norm, nn.modules.batchnorm._BatchNorm) or not norm.training:
+        return False
+    return not (isinstance(norm, SyncBatchNorm) and norm.syncs(input))
 
 
 def is_norm(module: nn.Module) -> bool:
