@@ -253,6 +253,22 @@ def mmseg_meta(checkpoint: dict) -> Dict[str, Any]:
     return out
 
 
+def official_meta(state_dict: StateDict) -> Dict[str, Any]:
+    """``CLASSES``/``PALETTE`` of the dataset an official checkpoint was trained on, told by its class count.
+
+    The official DDRNet models were trained on Cityscapes (19 classes) and CamVid (11 classes).
+    """
+    from ..core.evaluation.class_names import CAMVID_CLASSES, CAMVID_PALETTE, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+
+    weight = state_dict.get('decode_head.conv_seg.weight')
+    known = {len(CITYSCAPES_CLASSES): (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE),
+             len(CAMVID_CLASSES): (CAMVID_CLASSES, CAMVID_PALETTE)}
+    if weight is None or weight.shape[0] not in known:
+        return {}
+    classes, palette = known[weight.shape[0]]
+    return {'CLASSES': list(classes), 'PALETTE': [list(colour) for colour in palette]}
+
+
 # ----------------------------------------------------------------------------------------- the tool
 def drop_classifier(state_dict: StateDict, num_classes: int) -> Tuple['OrderedDict[str, torch.Tensor]', bool]:
     """Remove the classifier layers when they do not predict ``num_classes`` classes (for fine-tuning)."""
@@ -287,6 +303,8 @@ def convert_checkpoint(src: PathLike, dst: PathLike, src_format: str,
             'mmseg_ddrnet_version': __version__}
     if src_format == 'mmseg':
         meta.update(mmseg_meta(raw))
+    elif src_format == 'official':
+        meta.update(official_meta(state_dict))
     if num_classes is not None:
         state_dict, dropped = drop_classifier(state_dict, num_classes)
         if dropped:

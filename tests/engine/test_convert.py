@@ -89,6 +89,7 @@ def test_model_prefix_and_loss_weight_dropped(tmp_path):
     ckpt = convert_checkpoint(src, tmp_path / 'ours.pth', 'official')
     assert not any(k.startswith(('model.', 'loss.')) for k in ckpt['state_dict'])
     assert ckpt['meta']['src_format'] == 'official'
+    assert ckpt['meta']['CLASSES'][:2] == ['road', 'sidewalk'] and ckpt['meta']['PALETTE'][0] == [128, 64, 128]
     model = ddrnet('slim')
     load_checkpoint(model, tmp_path / 'ours.pth', strict=True)
     assert torch.load(tmp_path / 'ours.pth', weights_only=True)['meta']['converted_from'] == 'official.pth'
@@ -152,6 +153,7 @@ def test_num_classes_drops_another_classifier(tmp_path):
     assert 'decode_head.conv_seg.weight' in kept['state_dict']
     dropped = convert_checkpoint(tmp_path / 'a.pth', tmp_path / 'c.pth', 'official', num_classes=11)
     assert not any('conv_seg' in k for k in dropped['state_dict']) and dropped['meta']['dropped_classifier']
+    assert 'CLASSES' not in dropped['meta']
     load_checkpoint(ddrnet('slim', num_classes=11), tmp_path / 'c.pth')  # missing classifier: warning only
 
 
