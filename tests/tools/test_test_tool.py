@@ -1,0 +1,207 @@
+"""tools/test.py end to end on a tiny generated Cityscapes-layout dataset and a randomly initialised DDRNet-23-slim."""
+import importlib.util
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mmseg_ddrnet.utils import CheckpointError, ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+TOOL = REPO / 'tools' / 'test.py'
+DEMO_CONFIG = REPO / 'configs' / 'ddrnet' / 'ddrnet_23_slim_demo_cityscapes.py'
+SIZE = (48, 96)  # h, w of the generated images
+NAMES = [f'frankfurt_000000_{i:06d}' for i in range(3)]
+
+CONFIG = """
+_base_ = {base!r}
+data_root = {root!r}
+img_norm_cfg = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='MultiScaleFlipAug', img_scale=({w}, {h}), flip=False,
+         transforms=[dict(type='Resize', keep_ratio=True), dict(type='RandomFlip'),
+                     dict(type='Normalize', **img_norm_cfg), dict(type='ImageToTensor', keys=['img']),
+                     dict(type='Collect', keys=['img'])])]
+data = dict(workers_per_gpu=0, test=dict(data_root=data_root, img_dir='leftImg8bit/val', ann_dir='gtFine/val',
+                                         pipeline=test_pipeline))
+"""
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('mmseg_ddrnet_tools_test', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load_tool()
+
+
+def _write_dataset(root: Path) -> None:
+    """Three images with 4 vertical bands of train ids (one ignored band) and their labelIds twins."""
+    from cityscapesscripts.helpers.labels import trainId2label
+    rng = np.random.RandomState(0)
+    h, w = SIZE
+    for k, name in enumerate(NAMES):
+        img_dir, ann_dir = root / 'leftImg8bit/val/frankfurt', root / 'gtFine/val/frankfurt'
+        img_dir.mkdir(parents=True, exist_ok=True)
+        ann_dir.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(img_dir / f'{name}_leftImg8bit.png'), rng.randint(0, 256, (h, w, 3)).astype(np.uint8))
+        train_ids = np.zeros((h, w), np.uint8)
+        for band, train_id in enumerate([0, 1 + k, 8, 255]):
+            train_ids[:, band * w // 4:(band + 1) * w // 4] = train_id
+        cv2.imwrite(str(ann_dir / f'{name}_gtFine_labelTrainIds.png'), train_ids)
+        label_ids = np.vectorize(lambda t: trainId2label[t].id if t != 255 else 0)(train_ids).astype(np.uint8)
+        cv2.imwrite(str(ann_dir / f'{name}_gtFine_labelIds.png'), label_ids)
+
+
+def _save_checkpoint(cfg, path: Path, num_classes: int = 19) -> None:
+    from mmseg_ddrnet.datasets import CityscapesDataset
+    from mmseg_ddrnet.engine.checkpoint import save_checkpoint
+    from mmseg_ddrnet.models import build_segmentor
+    torch.manual_seed(0)
+    model_cfg = cfg.model.copy()
+    model_cfg.decode_head.num_classes = num_classes
+    model = build_segmentor(model_cfg)
+    meta = dict(CLASSES=list(CityscapesDataset.CLASSES), PALETTE=[list(c) for c in CityscapesDataset.PALETTE])
+    save_checkpoint(dict(meta=meta, state_dict=model.state_dict()), path)
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    from mmseg_ddrnet.config import Config
+    tmp = tmp_path_factory.mktemp('test_tool')
+    _write_dataset(tmp / 'cs')
+    config = tmp / 'tiny_cityscapes.py'
+    config.write_text(CONFIG.format(base=str(DEMO_CONFIG), root=str(tmp / 'cs'), h=SIZE[0], w=SIZE[1]))
+    cfg = Config.fromfile(str(config))
+    _save_checkpoint(cfg, tmp / 'model.pth')
+    return tmp, str(config), str(tmp / 'model.pth')
+
+
+@pytest.fixture(scope='module')
+def maps(setup):
+    """The label maps of a run with --out only."""
+    tmp, config, checkpoint = setup
+    tool.main([config, checkpoint, '--out', str(tmp / 'maps.pkl')])
+    with open(tmp / 'maps.pkl', 'rb') as f:
+        return pickle.load(f)
+
+
+@pytest.fixture(scope='module')
+def eval_run(setup):
+    """One run with --eval mIoU, --show-dir and --out (which then holds the summed confusion matrix)."""
+    tmp, config, checkpoint = setup
+    work_dir = tmp / 'work'
+    tool.main([config, checkpoint, '--eval', 'mIoU', '--work-dir', str(work_dir), '--show-dir', str(tmp / 'vis'),
+               '--out', str(tmp / 'eval.pkl'), '--gpu-id', '0'])
+    with open(tmp / 'eval.pkl', 'rb') as f:
+        matrices = pickle.load(f)
+    (json_file,) = work_dir.glob('eval_*.json')
+    return tmp, matrices, json.loads(json_file.read_text())
+
+
+def _gt(tmp: Path, name: str) -> np.ndarray:
+    return cv2.imread(str(tmp / 'cs/gtFine/val/frankfurt' / f'{name}_gtFine_labelTrainIds.png'), -1)
+
+
+def test_out_holds_label_maps_of_the_original_size(maps):
+    assert len(maps) == len(NAMES)
+    for seg in maps:
+        assert isinstance(seg, np.ndarray) and seg.shape == SIZE
+        assert seg.min() >= 0 and seg.max() < 19
+
+
+def test_eval_miou_matches_a_direct_computation(eval_run, maps):
+    tmp, matrices, metrics = eval_run
+    hist = np.zeros((19, 19), np.int64)
+    for seg, name in zip(maps, NAMES):
+        gt = _gt(tmp, name).astype(np.int64)
+        valid = gt != 255
+        np.add.at(hist, (gt[valid], seg[valid]), 1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        iou = np.diag(hist) / (hist.sum(0) + hist.sum(1) - np.diag(hist))
+    assert len(matrices) == 1
+    np.testing.assert_array_equal(matrices[0], hist)  # --out with --eval: the summed confusion matrix
+    metric = metrics['metric']
+    assert metrics['config'].endswith('tiny_cityscapes.py')
+    assert metric['aAcc'] == pytest.approx(np.diag(hist).sum() / hist.sum(), abs=1e-4)
+    assert metric['mIoU'] == pytest.approx(np.nanmean(iou), abs=1e-4)
+    assert metric['IoU.road'] == pytest.approx(iou[0], abs=1e-4)
+
+
+def test_show_dir_writes_overlays_of_the_original_size(eval_run):
+    tmp = eval_run[0]
+    for name in NAMES:
+        painted = cv2.imread(str(tmp / 'vis/frankfurt' / f'{name}_leftImg8bit.png'))
+        assert painted is not None and painted.shape == (*SIZE, 3)
+        image = cv2.imread(str(tmp / 'cs/leftImg8bit/val/frankfurt' / f'{name}_leftImg8bit.png'))
+        assert not np.array_equal(painted, image)
+
+
+def test_format_only_writes_cityscapes_label_ids(setup, maps):
+    from cityscapesscripts.helpers.labels import trainId2label
+    tmp, config, checkpoint = setup
+    prefix = tmp / 'formatted'
+    tool.main([config, checkpoint, '--format-only', '--eval-options', f'imgfile_prefix={prefix}'])
+    for seg, name in zip(maps, NAMES):
+        (png,) = prefix.glob(f'{name}_*.png')  # the server matches <city>_<seq>_<frame>
+        written = cv2.imread(str(png), -1)
+        expected = np.vectorize(lambda t: trainId2label[t].id)(seg)
+        np.testing.assert_array_equal(written, expected)
+
+
+def test_aug_test_sets_six_scales_with_flip_and_runs(setup):
+    tmp, config, checkpoint = setup
+    cfg = tool.load_config(tool.parse_args([config, checkpoint, '--aug-test', '--eval', 'mIoU']))
+    aug = cfg.data.test.pipeline[1]
+    assert aug.img_ratios == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75] and aug.flip is True
+    tool.main([config, checkpoint, '--aug-test', '--out', str(tmp / 'aug.pkl')])
+    with open(tmp / 'aug.pkl', 'rb') as f:
+        results = pickle.load(f)
+    assert [seg.shape for seg in results] == [SIZE] * len(NAMES)
+
+
+def test_checkpoint_of_another_num_classes_names_file_and_keys(setup):
+    tmp, config, _ = setup
+    from mmseg_ddrnet.config import Config
+    bad = tmp / 'five_classes.pth'
+    _save_checkpoint(Config.fromfile(config), bad, num_classes=5)
+    with pytest.raises(CheckpointError, match=r'five_classes\.pth.*conv_seg'):
+        tool.main([config, str(bad), '--eval', 'mIoU'])
+
+
+def test_missing_checkpoint_is_a_one_line_error(setup):
+    tmp, config, _ = setup
+    proc = subprocess.run([sys.executable, str(TOOL), config, str(tmp / 'nope.pth'), '--eval', 'mIoU'],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith('error: ')
+    assert 'nope.pth' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+@pytest.mark.parametrize('argv, match', [
+    ([], 'nothing to do'),
+    (['--out', 'res.txt'], r'\.pkl'),
+    (['--eval', 'mIoU', '--format-only'], 'cannot both'),
+    (['--eval', 'bogus'], 'bogus'),
+    (['--eval', 'cityscapes', 'mIoU'], 'cityscapes'),
+    (['--show-dir', 'x', '--opacity', '1.5'], 'opacity'),
+])
+def test_bad_options_are_user_errors(argv, match):
+    with pytest.raises(ConfigError, match=match):
+        tool.parse_args(['config.py', 'model.pth', *argv])
+
+
+def test_deprecated_options_become_cfg_options():
+    args = tool.parse_args(['config.py', 'model.pth', '--eval', 'mIoU', '--options', 'a.b=1'])
+    assert args.cfg_options == {'a.b': 1}
+    with pytest.raises(ConfigError, match='--options and --cfg-options'):
+        tool.parse_args(['c.py', 'm.pth', '--eval', 'mIoU', '--options', 'a=1', '--cfg-options', 'b=2'])
