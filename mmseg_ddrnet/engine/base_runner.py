@@ -13,7 +13,8 @@ from ..core.hooks import Hook, get_priority
 from ..registry import HOOKS, build_from_cfg
 from ..utils import CheckpointError, ConfigError, get_root_logger
 from .amp import MixedPrecision
-from .checkpoint import get_state_dict, load_checkpoint, save_checkpoint, unwrap_model
+from .checkpoint import (extract_state_dict, get_state_dict, load_file, load_state_dict, save_checkpoint,
+                         unwrap_model)
 from .dist import get_device, get_dist_info, is_distributed, to_device
 from .log_buffer import LogBuffer
 from .rng import get_rng_state, set_rng_state
@@ -192,12 +193,15 @@ class BaseRunner:
 
     def resume(self, checkpoint: str, resume_optimizer: bool = True, map_location: Any = 'cpu') -> None:
         """Restore weights, optimizer, AMP scaler, progress and (at the next run) every RNG."""
-        ckpt = load_checkpoint(self.model, checkpoint, map_location=map_location, strict=True,
-                               logger=self.logger)
-        meta = ckpt.get('meta') or {}
+        ckpt = load_file(checkpoint, map_location)
+        meta = (ckpt.get('meta') if isinstance(ckpt, dict) else None) or {}
         if 'iter' not in meta or 'epoch' not in meta:
             raise CheckpointError(f'{checkpoint} has no training progress (meta.iter/meta.epoch): it holds weights '
                                   'only; use --load-from to start from it')
+        try:
+            load_state_dict(self.model, extract_state_dict(ckpt, checkpoint), strict=True, logger=self.logger)
+        except CheckpointError as err:
+            raise CheckpointError(f'{checkpoint}: {err}') from err
         self._iter, self._epoch = int(meta['iter']), int(meta['epoch'])
         if resume_optimizer and 'optimizer' in ckpt and self.optimizer is not None:
             self.optimizer.load_state_dict(ckpt['optimizer'])

@@ -97,7 +97,12 @@ class EvalHook(Hook):
         return self.dataloader.dataset.evaluate(results, logger=runner.logger, **self.eval_kwargs)
 
     def _do_evaluate(self, runner) -> None:
+        # evaluation must not move the training's random streams (e.g. the loader's draw of a base seed),
+        # so that training with or without it, and resumed or not, draws the same numbers
+        from ...engine.rng import get_rng_state, set_rng_state  # the engine imports the hooks, not the reverse
+        rng = get_rng_state()
         results = self.test(runner)
+        set_rng_state(rng)
         runner.model.train()
         metrics = self.evaluate(runner, results)
         runner.log_buffer.output.update(metrics)
