@@ -57,12 +57,12 @@ def extensions_and_cmdclass():
               '(install torch first, then `pip install --no-build-isolation -e .`)')
         return [], {}
     sources = sorted(glob.glob(os.path.join(CSRC, '**', '*.cpp'), recursive=True))
-    cxx = ['-O3', '-std=c++17', '-fopenmp']
+    cxx = ['-O3', '-fopenmp']  # the C++ standard is torch's (C++17 code, built as C++20 by torch>=2.13)
     kwargs = dict(extra_compile_args={'cxx': cxx}, extra_link_args=['-fopenmp'],
                   optional=not env_flag('MMCV_EXT_REQUIRED'))
     if with_cuda():
         sources += sorted(glob.glob(os.path.join(CSRC, '**', '*.cu'), recursive=True))
-        kwargs['extra_compile_args']['nvcc'] = ['-O3', '-std=c++17']
+        kwargs['extra_compile_args']['nvcc'] = ['-O3']
         kwargs['define_macros'] = [('MMCV_EXT_WITH_CUDA', None)]
         ext = CUDAExtension('mmcv_ext._C', sources, **kwargs)
     else:
