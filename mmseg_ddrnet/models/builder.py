@@ -5,7 +5,7 @@ from typing import Optional
 import torch.nn as nn
 
 from ..registry import MODELS
-from ..utils import ConfigError, print_log
+from ..utils import ConfigError, print_log, warn_once
 
 
 def build_backbone(cfg: dict) -> nn.Module:
@@ -32,7 +32,9 @@ def build_segmentor(cfg: dict, train_cfg: Optional[dict] = None, test_cfg: Optio
     if not isinstance(cfg, dict):
         raise ConfigError(f'model config must be a dict, got {type(cfg).__name__}')
     cfg = copy.deepcopy(dict(cfg))
-    cfg.pop('data_preprocessor', None)  # mmseg 1.x: normalisation lives in the data pipeline here
+    if cfg.pop('data_preprocessor', None) is not None:
+        warn_once('model.data_preprocessor (mmseg 1.x) is ignored: here the data pipeline normalises and pads '
+                  "the images (Normalize, Pad in the dataset's pipeline)")
     for key, value in (('train_cfg', train_cfg), ('test_cfg', test_cfg)):
         if value is not None:
             if cfg.get(key) is not None:
