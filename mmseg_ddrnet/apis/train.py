@@ -78,6 +78,13 @@ def _split_optimizer_config(cfg: Any) -> Tuple[dict, Optional[dict]]:
     return opt_cfg, fp16
 
 
+def _check_unsupported(cfg: Any) -> None:
+    if cfg.get('momentum_config') is not None:
+        raise ConfigError('momentum_config (cyclic momentum) is not supported; remove it from the config')
+    if cfg.get('optimizer') is None:
+        raise ConfigError("the config has no optimizer (e.g. optimizer=dict(type='SGD', lr=0.01, momentum=0.9))")
+
+
 def _runner_cfg(cfg: Any) -> dict:
     if cfg.get('runner') is None:
         if cfg.get('total_iters') is None:
@@ -107,6 +114,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
     """Train ``model`` on ``dataset`` (one per workflow phase) as configured by ``cfg`` (mmseg 0.x keys)."""
     from ..datasets import build_dataloader, build_dataset  # heavy; import on use
 
+    _check_unsupported(cfg)
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets: List[Any] = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
     train_loader_cfg, val_loader_cfg = _loader_cfgs(cfg, distributed)

@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -128,6 +129,13 @@ def test_tensorboard_events(tmp_path, toy_data):
     assert os.path.getsize(osp.join(work_dir, 'tf_logs', events[0])) > 100
 
 
+def test_tensorboard_missing_is_a_clear_error(tmp_path, toy_data, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'torch.utils.tensorboard', None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match='needs the tensorboard package'):
+        train(tmp_path, toy_data, validate=False, max_iters=1, log_config=dict(
+            interval=1, hooks=[dict(type='TensorboardLoggerHook')]))
+
+
 def test_load_from_starts_at_iteration_zero(tmp_path, toy_data):
     first, model = train(tmp_path / 'a', toy_data, validate=False, max_iters=2)
     work_dir, model2 = train(tmp_path / 'b', toy_data, validate=False, max_iters=1,
@@ -143,5 +151,7 @@ def test_config_errors(tmp_path, toy_data):
         train(tmp_path, toy_data, validate=False, runner=dict(type='IterRunner', max_iters=2))
     with pytest.raises(ConfigError, match='workflow'):
         train(tmp_path, toy_data, validate=False, workflow=[('train', 1), ('val', 1)])
+    with pytest.raises(ConfigError, match='momentum_config'):
+        train(tmp_path, toy_data, validate=False, momentum_config=dict(policy='cyclic'))
     with pytest.raises(ConfigError, match='optimizer_config.type'):
         train(tmp_path, toy_data, validate=False, optimizer_config=dict(type='GradientCumulativeOptimizerHook'))

@@ -44,6 +44,7 @@ class EvalHook(Hook):
         save_best: metric that selects the best checkpoint, ``'auto'`` or None.
         rule: ``'greater'`` or ``'less'``; inferred from the metric name when None.
         efficient_test: deprecated and ignored (pre_eval keeps memory constant).
+        out_dir: where the best checkpoint goes (default: ``runner.work_dir``).
         **eval_kwargs: passed to ``dataset.evaluate`` (``metric='mIoU'``, ...).
     """
 

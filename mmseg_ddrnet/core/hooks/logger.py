@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import resource
 from collections import OrderedDict
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import torch
 
@@ -108,7 +108,7 @@ class TextLoggerHook(LoggerHook):
     """
 
     def __init__(self, by_epoch: bool = True, interval: int = 10, ignore_last: bool = True,
-                 reset_flag: bool = False, out_dir: str = None):
+                 reset_flag: bool = False, out_dir: Optional[str] = None):
         super().__init__(interval, ignore_last, reset_flag, by_epoch)
         self.out_dir = out_dir
         self.time_sec_tot = 0.
