@@ -10,6 +10,7 @@ from typing import Any, Iterator, List
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
+from ..utils import DataError
 from .dist import get_dist_info
 
 
@@ -62,10 +63,14 @@ class IterLoader:
     """
 
     def __init__(self, loader: DataLoader, seed: int = 0, start_iter: int = 0):
+        length = len(loader)
+        if length == 0:
+            raise DataError(f'the data loader yields no batch: {len(loader.dataset)} sample(s) for batches of '
+                            f'{loader.batch_size} with drop_last={loader.drop_last}; add data or lower '
+                            'data.samples_per_gpu')
         self.loader = loader
         self.seed = seed
-        length = len(loader)
-        self.epoch, self.inner_iter = (start_iter // length, start_iter % length) if length else (0, 0)
+        self.epoch, self.inner_iter = start_iter // length, start_iter % length
         self._iter = epoch_iterator(loader, self.epoch, seed, self.inner_iter)
         self.inner_iter -= 1  # index of the batch last returned
 

@@ -15,7 +15,7 @@ from mmseg_ddrnet.engine.data_iter import epoch_iterator
 from mmseg_ddrnet.engine.dist import get_dist_info, init_dist
 from mmseg_ddrnet.engine.log_buffer import LogBuffer
 from mmseg_ddrnet.engine.rng import get_rng_state, init_random_seed, set_random_seed, set_rng_state
-from mmseg_ddrnet.utils import ConfigError
+from mmseg_ddrnet.utils import ConfigError, DataError
 
 
 def _draws():
@@ -54,6 +54,11 @@ def test_loader_resumes_mid_epoch_with_the_same_batches():
     assert [next(resumed).tolist() for _ in range(4)] == straight[4:]
     assert list(map(torch.Tensor.tolist, epoch_iterator(loader, 1, 4, skip=2))) == [straight[5]]
     assert straight[:3] != straight[3:6]  # a new order each epoch
+
+
+def test_empty_loader_is_a_data_error():
+    with pytest.raises(DataError, match='3 sample.*batches of 4 with drop_last=True.*samples_per_gpu'):
+        IterLoader(DataLoader([1, 2, 3], batch_size=4, drop_last=True))
 
 
 def test_creating_iterators_does_not_touch_the_global_rng():
