@@ -1,4 +1,4 @@
-"""``CityscapesDataset``: ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` + ``gtFine/.../*_gtFine_labelTrainIds.png``."""
+"""``CityscapesDataset``: ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` + ``gtFine/...*_gtFine_labelTrainIds.png``."""
 import os.path as osp
 import shutil
 import tempfile
@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..core.evaluation import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, evaluate_cityscapes, find_cityscapes_gt
+from ..core.evaluation import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, evaluate_cityscapes
 from ..registry import DATASETS
 from ..utils import ConfigError, DataError
 from .custom import CustomDataset

@@ -70,7 +70,7 @@ def _clip(objects: List[Tuple[str, Polygon]], h: int, w: int) -> List[Tuple[str,
     return [(label, [[min(max(x, 0), w - 1), min(max(y, 0), h - 1)] for x, y in poly]) for label, poly in objects]
 
 
-def _paint(label_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _paint(label_ids: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
     """A BGR uint8 image: per class colour + oriented stripes, then per-image brightness and noise."""
     from cityscapesscripts.helpers.labels import name2label
     h, w = label_ids.shape
@@ -84,12 +84,12 @@ def _paint(label_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         theta = np.deg2rad(angle)
         stripes = 25 * np.sin(2 * np.pi * (xs[mask] * np.cos(theta) + ys[mask] * np.sin(theta)) / period)
         img[mask] = np.asarray(bgr, np.float32) + stripes[:, None]
-    img += rng.uniform(-20, 20) + rng.normal(0, 12, img.shape).astype(np.float32)
+    img += rng.uniform(-20, 20) + rng.normal(0, noise, img.shape).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def _write_sample(root: str, split: str, city: str, index: int, size: Tuple[int, int],
-                  rng: np.random.Generator) -> None:
+                  rng: np.random.Generator, noise: float) -> None:
     from cityscapesscripts.helpers.annotation import Annotation
     from cityscapesscripts.preparation.json2labelImg import createLabelImage
     h, w = size
@@ -106,22 +106,23 @@ def _write_sample(root: str, split: str, city: str, index: int, size: Tuple[int,
     annotation.fromJsonFile(json_file)
     label_ids = np.asarray(createLabelImage(annotation, 'ids'))
     cv2.imwrite(osp.join(gt_dir, f'{stem}_gtFine_labelIds.png'), label_ids)
-    cv2.imwrite(osp.join(img_dir, f'{stem}_leftImg8bit.png'), _paint(label_ids, rng))
+    cv2.imwrite(osp.join(img_dir, f'{stem}_leftImg8bit.png'), _paint(label_ids, rng, noise))
 
 
 def make_synthetic_cityscapes(root: str, num_train: int = 8, num_val: int = 4, size: Tuple[int, int] = (256, 512),
-                              seed: int = 0, cities: Sequence[str] = ('aachen', 'bremen')) -> str:
+                              seed: int = 0, cities: Sequence[str] = ('aachen', 'bremen'), noise: float = 12.0) -> str:
     """Write a synthetic Cityscapes-layout dataset under ``root`` and return ``root``.
 
     Writes ``leftImg8bit/{train,val}/<city>/<city>_000000_0000NN_leftImg8bit.png``, and next to each
     in ``gtFine/`` the ``_gtFine_polygons.json`` (official format, Cityscapes label names) and the
     ``_gtFine_labelIds.png`` of the download. Samples are spread over ``cities`` in turn.
-    Deterministic for a ``seed``; ``size`` is ``(height, width)``.
+    Deterministic for a ``seed``; ``size`` is ``(height, width)``; ``noise`` is the standard deviation
+    of the pixel noise (it also sets how well the PNGs compress).
     """
     if not cities:
         raise ValueError('make_synthetic_cityscapes: cities must not be empty')
     for split_id, (split, count) in enumerate((('train', num_train), ('val', num_val))):
         for i in range(count):
             rng = np.random.default_rng([seed, split_id, i])
-            _write_sample(root, split, cities[i % len(cities)], i, size, rng)
+            _write_sample(root, split, cities[i % len(cities)], i, size, rng, noise)
     return root

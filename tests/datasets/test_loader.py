@@ -9,8 +9,9 @@ from mmseg_ddrnet.utils import ConfigError
 
 AUG = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
        dict(type='Resize', img_scale=(10, 8), ratio_range=(0.5, 2.0)),
-       dict(type='RandomCrop', crop_size=(6, 6)), dict(type='RandomFlip', prob=0.5), dict(type='PhotoMetricDistortion'),
-       dict(type='Pad', size=(6, 6)), dict(type='DefaultFormatBundle'), dict(type='Collect', keys=['img', 'gt_semantic_seg'])]
+       dict(type='RandomCrop', crop_size=(6, 6)), dict(type='RandomFlip', prob=0.5),
+       dict(type='PhotoMetricDistortion'), dict(type='Pad', size=(6, 6)), dict(type='DefaultFormatBundle'),
+       dict(type='Collect', keys=['img', 'gt_semantic_seg'])]
 
 
 def custom_cfg(root, **kw):

@@ -99,3 +99,13 @@ def test_bad_loader_args():
         LoadImageFromFile(file_client_args=dict(backend='petrel'))
     with pytest.raises(ConfigError):
         LoadAnnotations(imdecode_backend='turbojpeg')
+
+
+def test_palette_png_labels_are_indices_with_pillow(tmp_path):
+    from PIL import Image
+    seg = np.array([[0, 1], [2, 3]], np.uint8)
+    pil = Image.fromarray(seg, mode='P')
+    pil.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9] + [0] * 756)
+    pil.save(tmp_path / 'p.png')
+    out = LoadAnnotations()(load_seg(tmp_path, 'p.png'))
+    np.testing.assert_array_equal(out['gt_semantic_seg'], seg)

@@ -2,6 +2,7 @@
 import os.path as osp
 from typing import Dict, Optional
 
+import cv2
 import numpy as np
 
 from ...registry import PIPELINES
@@ -115,10 +116,18 @@ class LoadAnnotations:
                 f'imdecode_backend={self.imdecode_backend!r})')
 
 
+def _label_values(seg: np.ndarray) -> np.ndarray:
+    """The distinct values of a label map (a histogram for uint8: much faster than ``np.unique``)."""
+    if seg.dtype == np.uint8:
+        hist = cv2.calcHist([seg], [0], None, [256], [0, 256]).ravel()
+        return np.flatnonzero(hist)
+    return np.unique(seg)
+
+
 def _check_labels(seg: np.ndarray, filename: str, num_classes: Optional[int], ignore_index: int) -> None:
-    if num_classes is None or seg.size == 0 or int(seg.max()) < num_classes:
+    if num_classes is None or seg.size == 0:
         return
-    values = np.unique(seg)
+    values = _label_values(seg)
     bad = values[(values >= num_classes) & (values != ignore_index)]
     if bad.size:
         raise DataError(f'label map {filename} holds values {bad.tolist()} outside [0, {num_classes}) that are '

@@ -130,14 +130,14 @@ class RandomCrop:
         return img[y1:y2, x1:x2, ...]
 
     def _dominated(self, seg: np.ndarray) -> bool:
-        counts = np.bincount(seg.ravel(), minlength=256) if seg.dtype == np.uint8 else \
-            np.unique(seg, return_counts=True)[1]
+        """Whether one class covers ``cat_max_ratio`` or more of the labelled pixels (or only one is present)."""
         if seg.dtype == np.uint8:
+            counts = cv2.calcHist([np.ascontiguousarray(seg)], [0], None, [256], [0, 256]).ravel()
             if 0 <= self.ignore_index < 256:
                 counts[self.ignore_index] = 0
             counts = counts[counts > 0]
         else:
-            labels = np.unique(seg)
+            labels, counts = np.unique(seg, return_counts=True)
             counts = counts[labels != self.ignore_index]
         return not (len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio)
 
@@ -233,18 +233,29 @@ class Normalize:
         self.to_rgb = to_rgb
 
     def __call__(self, results: dict) -> dict:
-        img = results['img'].astype(np.float32)
+        img = results['img']
         if self.to_rgb and img.ndim == 3 and img.shape[2] == 3:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        mean = self.mean.reshape(1, 1, -1)
-        stdinv = (1.0 / self.std.astype(np.float64)).astype(np.float32).reshape(1, 1, -1)
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # on the source dtype: a cheaper channel swap
+        img = img.astype(np.float32)
         if img.ndim == 2:
             img = img[..., None]
-        img -= mean
-        img *= stdinv
+        stdinv = (1.0 / self.std.astype(np.float64))
+        if img.shape[2] <= 4 and self.mean.size == img.shape[2]:  # cv2 takes per-channel scalars of ≤ 4
+            img = cv2.subtract(img, _scalar(self.mean))
+            img = cv2.multiply(img, _scalar(stdinv))
+            img = img.reshape(img.shape[:2] + (-1,))
+        else:
+            img -= self.mean.reshape(1, 1, -1)
+            img *= stdinv.astype(np.float32).reshape(1, 1, -1)
         results['img'] = img
         results['img_norm_cfg'] = dict(mean=self.mean, std=self.std, to_rgb=self.to_rgb)
         return results
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(mean={self.mean.tolist()}, std={self.std.tolist()}, to_rgb={self.to_rgb})'
+
+
+def _scalar(values: np.ndarray) -> tuple:
+    """A cv2 scalar (4 numbers) from up to 4 per-channel values."""
+    values = [float(v) for v in values]
+    return tuple(values + [0.0] * (4 - len(values)))
