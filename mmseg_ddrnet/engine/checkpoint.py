@@ -9,7 +9,6 @@ import os
 import pickle
 import re
 import tempfile
-import zipfile
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -127,17 +126,19 @@ def load_file(filename: PathLike, map_location: Any = 'cpu') -> Any:
                 'is unsafe and refused; re-save it with tensors, numbers, strings, lists and dicts only (official '
                 'DDRNet and mmsegmentation checkpoints: tools/convert_checkpoint.py)') from err
         raise CheckpointError(
-            f'cannot read checkpoint {filename}: the file is corrupt or truncated ({_load_error_reason(err)})') from err
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
+            f'cannot read checkpoint {filename}: the file is corrupt or truncated ({load_error_reason(err)})') from err
+    except MemoryError:
+        raise
+    except Exception as err:  # noqa: BLE001  unpickling garbage raises anything (IndexError, KeyError...)
         raise CheckpointError(
-            f'cannot read checkpoint {filename}: the file is corrupt or truncated ({_load_error_reason(err)})') from err
+            f'cannot read checkpoint {filename}: the file is corrupt or truncated ({load_error_reason(err)})') from err
 
 
-def _load_error_reason(err: BaseException) -> str:
-    """The informative line of a torch.load error (its first line, or the unpickler's complaint)."""
+def load_error_reason(err: BaseException) -> str:
+    """The informative line of a ``torch.load`` error: the unpickler's complaint, else the first line."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     for line in lines:
-        if line.startswith(('Unsupported', 'WeightsUnpickler')) and line != 'WeightsUnpickler error:':
+        if line.startswith(('Unsupported', 'WeightsUnpickler', 'Trying to')) and line != 'WeightsUnpickler error:':
             return line
     return lines[0] if lines else type(err).__name__
 

@@ -28,7 +28,7 @@ import torch
 
 from ..utils import CheckpointError
 from ..version import __version__
-from .checkpoint import PathLike, StateDict, extract_state_dict, save_checkpoint
+from .checkpoint import PathLike, StateDict, extract_state_dict, load_error_reason, save_checkpoint
 
 SRC_FORMATS = ('official', 'official-imagenet', 'mmseg')
 _MAX_PLACEHOLDERS = 64
@@ -74,17 +74,13 @@ def read_foreign_checkpoint(filename: PathLike) -> Any:
                                       'unsafe (a weights file never needs it)') from err
             if needed is None or needed.group(1) in refused or len(refused) >= _MAX_PLACEHOLDERS:
                 raise CheckpointError(f'cannot read checkpoint {filename}: the file is corrupt '
-                                      f'or not a PyTorch checkpoint ({_reason(err)})') from err
+                                      f'or not a PyTorch checkpoint ({load_error_reason(err)})') from err
             refused.append(needed.group(1))
-        except (RuntimeError, EOFError, OSError, ValueError) as err:
-            raise CheckpointError(
-                f'cannot read checkpoint {filename}: the file is corrupt or truncated ({_reason(err)})') from err
-
-
-def _reason(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    picked = [line for line in lines if line.startswith('Unsupported') or 'Trying to' in line]
-    return (picked or lines or [type(err).__name__])[0]
+        except MemoryError:
+            raise
+        except Exception as err:  # noqa: BLE001  unpickling garbage raises anything (IndexError, KeyError...)
+            raise CheckpointError(f'cannot read checkpoint {filename}: the file is corrupt or truncated '
+                                  f'({load_error_reason(err)})') from err
 
 
 def plain_data(obj: Any) -> Any:

@@ -93,11 +93,14 @@ def test_truncated_file_named(tmp_path, cut):
         load_checkpoint(Tiny(), path)
 
 
-def test_garbage_file_named(tmp_path):
+@pytest.mark.filterwarnings('ignore:Detected pickle protocol')
+def test_garbage_files_named(tmp_path):
     path = tmp_path / 'junk.pth'
-    path.write_bytes(os.urandom(1000))
-    with pytest.raises(CheckpointError, match=r'junk\.pth.*(corrupt|truncated)'):
-        load_checkpoint(Tiny(), path)
+    rng = np.random.RandomState(0)
+    for size in [1, 2, 3, 16, 100, 1000] * 20:  # random bytes make the unpickler fail in many ways
+        path.write_bytes(rng.randint(0, 256, size, dtype=np.uint8).tobytes())
+        with pytest.raises(CheckpointError, match=r'junk\.pth.*(corrupt|truncated|unpickling)'):
+            load_checkpoint(Tiny(), path)
 
 
 class Evil:
