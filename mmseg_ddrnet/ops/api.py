@@ -6,11 +6,12 @@ import torch
 from . import compiled, reference
 from .checks import (Size, check_confusion_inputs, check_logits, check_size, class_weight,
                      compute_dtype, squeeze_label)
-from .dispatch import _load, select
+from . import dispatch
 
 
 def _select(op: str, *tensors: torch.Tensor, dtypes=compiled.FLOAT_DTYPES):
-    return select(op, compiled.unsupported_reason(_load()[0], *tensors, dtypes=dtypes))
+    return dispatch.select(op, compiled.unsupported_reason(dispatch.loaded_ext()[0], *tensors,
+                                                           dtypes=dtypes))
 
 
 def resize_argmax(logits: torch.Tensor, size: Size, align_corners: bool = False) -> torch.Tensor:

@@ -21,7 +21,7 @@ _logged = set()
 
 
 @functools.lru_cache(maxsize=None)
-def _load() -> Tuple[Optional[ModuleType], str]:
+def loaded_ext() -> Tuple[Optional[ModuleType], str]:
     """The loaded compiled module ``mmcv_ext._C`` (or None) and why it is missing."""
     try:
         import mmcv_ext
@@ -34,12 +34,12 @@ def _load() -> Tuple[Optional[ModuleType], str]:
 
 def ext_available() -> bool:
     """Whether the compiled extension ``mmcv_ext`` is built and loads."""
-    return _load()[0] is not None
+    return loaded_ext()[0] is not None
 
 
 def ext_unavailable_reason() -> str:
     """Why ``mmcv_ext`` cannot be used ('' when it can)."""
-    return _load()[1]
+    return loaded_ext()[1]
 
 
 def set_use_ext(flag: bool) -> None:
@@ -91,7 +91,7 @@ def select(op: str, unsupported: str = '') -> Optional[ModuleType]:
     if not _switch['use_ext']:
         _log_once(op, 'using the reference implementation (use_ext=False)', logging.INFO)
         return None
-    ext, reason = _load()
+    ext, reason = loaded_ext()
     if ext is None:
         _log_once('*', f'using the reference implementations: {reason}', logging.WARNING)
         return None

@@ -10,7 +10,7 @@ HALF_TOL = dict(rtol=1e-5, atol=1e-5)
 
 
 def ext():
-    return dispatch._load()[0]
+    return dispatch.loaded_ext()[0]
 
 
 @pytest.mark.parametrize('align_corners', [False, True])
