@@ -198,3 +198,8 @@ def test_bad_test_inputs_are_data_errors(model):
         model.forward_test([torch.randn(1, 3, 32, 32)] * 2, [[_meta((32, 32))], [_meta((64, 64))]])
     with pytest.raises(DataError, match='meta'):
         model.forward_test([torch.randn(2, 3, 32, 32)], [[_meta((32, 32))]])
+
+
+def test_missing_meta_shapes_are_data_errors(model):
+    with pytest.raises(DataError, match='ori_shape'):
+        model.simple_test(torch.randn(1, 3, 32, 32), [dict(img_shape=(32, 32, 3))])

@@ -128,6 +128,16 @@ class BaseSegmentor(nn.Module, metaclass=ABCMeta):
 def _check_same_shapes(img_metas: Sequence[Sequence[dict]]) -> None:
     """Every augmentation of an image must come from the same original image."""
     for i in range(len(img_metas[0])):
-        shapes = {tuple(metas[i]['ori_shape'][:2]) for metas in img_metas}
+        shapes = {meta_shape(metas[i], 'ori_shape') for metas in img_metas}
         if len(shapes) != 1:
             raise DataError(f'forward_test: the augmentations of image {i} have different ori_shape {shapes}')
+
+
+def meta_shape(meta: dict, key: str) -> Tuple[int, int]:
+    """``(H, W)`` of ``meta[key]`` (``ori_shape``, ``img_shape``, ``pad_shape``)."""
+    try:
+        h, w = meta[key][:2]
+        return int(h), int(w)
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(f'img_meta needs {key} as (H, W[, C]), got {meta.get(key, "nothing")!r} '
+                        f'(keys: {sorted(meta)})') from err

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from ...ops import resize_argmax
 from ...registry import MODELS
 from ...utils import ConfigError, DataError
-from .base import BaseSegmentor
+from .base import BaseSegmentor, meta_shape
 
 _TEST_KEYS = {'mode', 'crop_size', 'stride'}
 
@@ -139,15 +139,15 @@ class EncoderDecoder(BaseSegmentor):
         """argmax of one image's low-resolution logits, resized straight to its target size."""
         if not rescale:
             return resize_argmax(logits, tuple(input_size), self.align_corners)[0].cpu().numpy()
-        img_h, img_w = meta['img_shape'][:2]
+        img_h, img_w = meta_shape(meta, 'img_shape')
         if (img_h, img_w) != tuple(input_size):  # padded: upsample to the input, then crop the padding
             logits = self._resize(logits, input_size)[:, :, :img_h, :img_w]
-        label = resize_argmax(logits, tuple(meta['ori_shape'][:2]), self.align_corners)
+        label = resize_argmax(logits, meta_shape(meta, 'ori_shape'), self.align_corners)
         return _unflip(label[:, None], meta)[0, 0].cpu().numpy()
 
     def _unpad_and_rescale(self, seg_logit: torch.Tensor, meta: dict) -> torch.Tensor:
-        img_h, img_w = meta['img_shape'][:2]
-        return self._resize(seg_logit[:, :, :img_h, :img_w], meta['ori_shape'][:2])
+        img_h, img_w = meta_shape(meta, 'img_shape')
+        return self._resize(seg_logit[:, :, :img_h, :img_w], meta_shape(meta, 'ori_shape'))
 
     def _resize(self, x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
         if tuple(x.shape[2:]) == tuple(size):
@@ -208,7 +208,7 @@ def _unflip(x: torch.Tensor, meta: dict) -> torch.Tensor:
 
 
 def _check_batch_shapes(img_meta: List[dict]) -> None:
-    shapes = {(tuple(m['ori_shape'][:2]), tuple(m['img_shape'][:2])) for m in img_meta}
+    shapes = {(meta_shape(m, 'ori_shape'), meta_shape(m, 'img_shape')) for m in img_meta}
     if len(shapes) > 1:
         raise DataError(f'the images of a test batch must share ori_shape and img_shape, got {sorted(shapes)}')
 
