@@ -1,0 +1,74 @@
+"""Decode heads: DDRHead and FCNHead layouts, input selection, summed losses with the same name."""
+import pytest
+import torch
+
+from mmseg_ddrnet.models import DDRHead, FCNHead, build_head, build_segmentor
+from mmseg_ddrnet.utils import ConfigError
+
+
+def _feats(n=2):
+    return torch.randn(n, 64, 6, 8), torch.randn(n, 128, 6, 8)
+
+
+def test_ddrhead_reads_its_in_index_and_has_mmseg_names():
+    head = DDRHead(in_channels=64, channels=32, num_classes=4, in_index=0).eval()
+    assert head(_feats()).shape == (2, 4, 6, 8)
+    assert sorted(k for k in head.state_dict() if not k.endswith(('running_mean', 'running_var', 'tracked'))) == [
+        'conv_seg.bias', 'conv_seg.weight', 'head.0.bn.bias', 'head.0.bn.weight', 'head.0.conv.weight',
+        'head.1.bias', 'head.1.weight']
+    assert head.dropout is None  # none by default, as in the official DDRNet
+
+
+def test_losses_with_the_same_name_are_summed():
+    torch.manual_seed(0)
+    feats, label = _feats(), torch.randint(0, 4, (2, 1, 48, 64))
+    ce = dict(type='CrossEntropyLoss')
+    single = DDRHead(in_channels=128, channels=32, num_classes=4, loss_decode=ce)
+    double = DDRHead(in_channels=128, channels=32, num_classes=4,
+                     loss_decode=[ce, dict(ce, loss_weight=2.0), dict(ce, loss_name='loss_other')])
+    double.load_state_dict(single.state_dict())
+    one, three = single.forward_train(feats, [], label), double.forward_train(feats, [], label)
+    assert sorted(three) == ['acc_seg', 'loss_ce', 'loss_other']
+    assert three['loss_ce'].item() == pytest.approx(3 * one['loss_ce'].item(), rel=1e-5)
+    assert three['acc_seg'].item() == pytest.approx(one['acc_seg'].item())
+
+
+def test_input_transforms():
+    concat = DDRHead(in_channels=[64, 128], in_index=[0, 1], input_transform='resize_concat', channels=16,
+                     num_classes=3)
+    assert concat.in_channels == 192 and concat(_feats()).shape == (2, 3, 6, 8)
+
+
+@pytest.mark.parametrize('kwargs,params', [
+    # 3x3 conv 64->32 + BN(32), conv_seg 32->4
+    (dict(num_convs=1, concat_input=False), 64 * 32 * 9 + 64 + 32 * 4 + 4),
+    # two convs, then conv_cat (64+32 -> 32)
+    (dict(num_convs=2, concat_input=True), (64 * 32 + 32 * 32 + 96 * 32) * 9 + 3 * 64 + 32 * 4 + 4),
+])
+def test_fcnhead_layout(kwargs, params):
+    head = FCNHead(in_channels=64, channels=32, num_classes=4, in_index=0, norm_cfg=dict(type='BN'), **kwargs)
+    assert sum(p.numel() for p in head.parameters()) == params
+    assert head.eval()(_feats()).shape == (2, 4, 6, 8)
+
+
+def test_fcnhead_as_mmseg0x_auxiliary_head():
+    model = build_segmentor(dict(
+        type='EncoderDecoder', backbone=dict(type='DDRNet'),
+        decode_head=dict(type='DDRHead', in_channels=128, channels=64, num_classes=3),
+        auxiliary_head=dict(type='FCNHead', in_channels=64, in_index=0, channels=64, num_convs=1, concat_input=False,
+                            num_classes=3, norm_cfg=dict(type='BN', requires_grad=True),
+                            loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4))))
+    losses = model(torch.randn(2, 3, 32, 32), [{}, {}], gt_semantic_seg=torch.randint(0, 3, (2, 1, 32, 32)))
+    assert sorted(losses) == ['aux.acc_seg', 'aux.loss_ce', 'decode.acc_seg', 'decode.loss_ce']
+
+
+@pytest.mark.parametrize('cfg,match', [
+    (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, num_convs=0), 'num_convs=0'),
+    (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, num_convs=-1), 'num_convs'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, conv_cfg=dict(type='Conv2d')), 'conv_cfg'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, init_cfg=dict(type='Normal')), 'init_cfg'),
+    (dict(type='DDRHead', in_channels=[64], channels=32, num_classes=2), 'in_channels'),
+])
+def test_bad_head_configs(cfg, match):
+    with pytest.raises(ConfigError, match=match):
+        build_head(cfg)
