@@ -15,7 +15,7 @@ ENGINE_TESTS = osp.join(REPO, 'tests', 'engine')
 sys.path.insert(0, ENGINE_TESTS)
 
 import toy  # noqa: E402
-from mmseg_ddrnet.utils import CheckpointError, ConfigError  # noqa: E402
+from mmseg_ddrnet.utils import CheckpointError, ConfigError, run_cli  # noqa: E402
 
 
 def _load_tool():
@@ -172,20 +172,26 @@ def test_sigkill_then_auto_resume_is_bit_identical(tmp_path, data_root):
         assert str(a['rng'][0][key]) == str(b['rng'][0][key])
 
 
-def test_user_errors_are_one_line_and_leave_checkpoints_alone(tmp_path, config):
+def test_user_errors_are_one_line_and_leave_checkpoints_alone(tmp_path, config, capsys):
     work_dir = tmp_path / 'w'
     work_dir.mkdir()
     ckpt = work_dir / 'iter_2.pth'
     ckpt.write_bytes(b'previous checkpoint')
+    # the real command line once (interpreter, exit status), then the same edge (run_cli) in this process
+    result = _run(str(tmp_path / 'missing.py'), '--work-dir', str(work_dir))
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f'error: config file not found: {tmp_path / "missing.py"}']
     for args, message in (
-            ([str(tmp_path / 'missing.py')], 'config file not found'),
             ([config, '--bogus'], 'unrecognized arguments: --bogus'),
             ([config, '--launcher', 'mpi'], "invalid choice: 'mpi'"),
             ([config, '--cfg-options', 'optimizer.type=SDG'], "unknown type 'SDG'"),
-            ([config, '--cfg-options', 'runner.type=Nope'], 'runner.type must be one of')):
-        result = _run(*args, '--work-dir', str(work_dir), '--no-validate')
-        assert result.returncode == 1, (args, result.stderr[-2000:])
-        error_lines = [line for line in result.stderr.splitlines() if line.strip()]
+            ([config, '--cfg-options', 'runner.type=Nope'], 'runner.type must be one of'),
+            ([config, '--resume-from', str(tmp_path / 'nope.pth')], 'not found')):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(lambda: train_tool.main([*args, '--work-dir', str(work_dir), '--no-validate']))
+        assert exit_info.value.code == 1, args
+        error_lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
         assert len(error_lines) == 1 and error_lines[0].startswith('error: ') and message in error_lines[0], \
-            (args, result.stderr[-2000:])
+            (args, error_lines)
         assert ckpt.read_bytes() == b'previous checkpoint'
