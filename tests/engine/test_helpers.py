@@ -1,4 +1,5 @@
 """Engine helpers: RNG states in checkpoints, resumable data iteration, log averaging, hooks order, AMP, dist."""
+import os
 import random
 
 import numpy as np
@@ -115,3 +116,37 @@ def test_to_device_and_find_latest_checkpoint(tmp_path):
     assert find_latest_checkpoint(str(tmp_path)).endswith('iter_10.pth')
     (tmp_path / 'latest.pth').write_bytes(b'')
     assert find_latest_checkpoint(str(tmp_path)).endswith('latest.pth')
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize('launcher', ['pytorch', 'slurm'])
+def test_init_dist_single_process_group(launcher, monkeypatch):
+    import torch.distributed as dist
+    from mmseg_ddrnet.engine import dist as dist_helpers
+    for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
+        monkeypatch.delenv(key, raising=False)
+    port = _free_port()
+    if launcher == 'pytorch':
+        for key, value in (('RANK', '0'), ('WORLD_SIZE', '1'), ('MASTER_ADDR', '127.0.0.1'),
+                           ('MASTER_PORT', str(port))):
+            monkeypatch.setenv(key, value)
+        init_dist('pytorch', backend='gloo')
+    else:
+        for key, value in (('SLURM_PROCID', '0'), ('SLURM_NTASKS', '1'), ('SLURM_NODELIST', 'node[1-2]')):
+            monkeypatch.setenv(key, value)
+        monkeypatch.setattr(dist_helpers.subprocess, 'getoutput', lambda cmd: '127.0.0.1')
+        init_dist('slurm', backend='gloo', port=port)
+        assert os.environ['MASTER_ADDR'] == '127.0.0.1' and os.environ['MASTER_PORT'] == str(port)
+    try:
+        assert dist.is_initialized() and dist.get_backend() == 'gloo' and get_dist_info() == (0, 1)
+    finally:
+        dist.destroy_process_group()
+    if launcher == 'slurm':
+        for key in ('MASTER_ADDR', 'MASTER_PORT', 'WORLD_SIZE', 'RANK', 'LOCAL_RANK'):
+            os.environ.pop(key, None)
