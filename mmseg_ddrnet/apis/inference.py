@@ -49,7 +49,8 @@ def _check_device(device: Union[str, torch.device]) -> torch.device:
 
 def _classes_and_palette(config: Config, meta: dict) -> Tuple[Optional[list], Optional[list]]:
     """``CLASSES``/``PALETTE`` from the checkpoint's meta, else from the test dataset's class."""
-    dataset_cls = DATASETS.get(config.get('data', {}).get('test', {}).get('type', ''))
+    test_data = config.get('data', {}).get('test')
+    dataset_cls = DATASETS.get(test_data.get('type', '')) if isinstance(test_data, dict) else None
     classes = meta.get('CLASSES', getattr(dataset_cls, 'CLASSES', None))
     palette = meta.get('PALETTE', getattr(dataset_cls, 'PALETTE', None))
     return classes, palette
