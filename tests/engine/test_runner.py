@@ -155,3 +155,16 @@ def test_config_errors(tmp_path, toy_data):
         train(tmp_path, toy_data, validate=False, momentum_config=dict(policy='cyclic'))
     with pytest.raises(ConfigError, match='optimizer_config.type'):
         train(tmp_path, toy_data, validate=False, optimizer_config=dict(type='GradientCumulativeOptimizerHook'))
+
+
+def test_legacy_total_iters_out_dir_no_optimizer_and_save_best_auto(tmp_path, toy_data):
+    out_dir = tmp_path / 'ckpts'
+    work_dir, _ = train(tmp_path, toy_data, runner=None, total_iters=2,
+                        checkpoint_config=dict(by_epoch=False, interval=1, save_optimizer=False, out_dir=str(out_dir)),
+                        evaluation=dict(interval=2, metric='mIoU', save_best='auto', out_dir=str(out_dir)))
+    assert [line['iter'] for line in read_json_log(work_dir) if line.get('mode') == 'train'] == [1, 2]
+    ckpt = torch.load(out_dir / 'iter_2.pth', weights_only=True)
+    assert 'optimizer' not in ckpt and ckpt['meta']['iter'] == 2
+    assert sorted(os.listdir(out_dir)) == ['best_aAcc_iter_2.pth', 'iter_1.pth', 'iter_2.pth', 'latest.pth']
+    with pytest.raises(ConfigError, match='not both'):
+        train(tmp_path, toy_data, total_iters=2)
