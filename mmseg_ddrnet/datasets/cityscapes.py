@@ -1,4 +1,4 @@
-"""``CityscapesDataset``: ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` + ``gtFine/...*_gtFine_labelTrainIds.png``."""
+"""``CityscapesDataset``: ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` with ``gtFine`` train-id labels."""
 import os.path as osp
 import shutil
 import tempfile
