@@ -236,3 +236,11 @@ def test_compose_builds_from_dicts_and_stops_on_none():
     assert pipe(sample()) is None
     with pytest.raises(ConfigError):
         Compose(dict(type='RandomFlip'))
+
+
+def test_normalize_uint8_and_float_inputs_agree_and_bad_channels():
+    img = np.random.RandomState(0).randint(0, 256, (4, 5, 3)).astype(np.uint8)
+    n = Normalize(mean=[10, 20, 30], std=[1, 2, 4], to_rgb=False)
+    np.testing.assert_allclose(n(dict(img=img))['img'], n(dict(img=img.astype(np.float32)))['img'], rtol=1e-6)
+    with pytest.raises(ConfigError, match='3 and 3 values but the image x.png has 1 channels'):
+        n(dict(img=img[..., 0].copy(), filename='x.png'))

@@ -236,17 +236,21 @@ class Normalize:
         img = results['img']
         if self.to_rgb and img.ndim == 3 and img.shape[2] == 3:
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # on the source dtype: a cheaper channel swap
-        img = img.astype(np.float32)
         if img.ndim == 2:
             img = img[..., None]
-        stdinv = (1.0 / self.std.astype(np.float64))
-        if img.shape[2] <= 4 and self.mean.size == img.shape[2]:  # cv2 takes per-channel scalars of ≤ 4
-            img = cv2.subtract(img, _scalar(self.mean))
-            img = cv2.multiply(img, _scalar(stdinv))
-            img = img.reshape(img.shape[:2] + (-1,))
+        channels = img.shape[2]
+        if self.mean.size not in (1, channels) or self.std.size not in (1, channels):
+            raise ConfigError(f'Normalize: mean and std have {self.mean.size} and {self.std.size} values but the '
+                              f'image {results.get("filename", "")} has {channels} channels')
+        mean = np.broadcast_to(self.mean, (channels,))
+        stdinv = np.broadcast_to((1.0 / self.std.astype(np.float64)).astype(np.float32), (channels,))
+        if img.dtype == np.uint8 and channels <= 4:
+            # one table lookup per pixel: the same float32 arithmetic for each of the 256 levels
+            table = (np.arange(256, dtype=np.float32)[:, None] - mean) * stdinv
+            img = cv2.LUT(img, np.ascontiguousarray(table.reshape(256, 1, channels)))
+            img = img.reshape(img.shape[:2] + (channels,))
         else:
-            img -= self.mean.reshape(1, 1, -1)
-            img *= stdinv.astype(np.float32).reshape(1, 1, -1)
+            img = (img.astype(np.float32) - mean) * stdinv
         results['img'] = img
         results['img_norm_cfg'] = dict(mean=self.mean, std=self.std, to_rgb=self.to_rgb)
         return results
@@ -254,8 +258,3 @@ class Normalize:
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(mean={self.mean.tolist()}, std={self.std.tolist()}, to_rgb={self.to_rgb})'
 
-
-def _scalar(values: np.ndarray) -> tuple:
-    """A cv2 scalar (4 numbers) from up to 4 per-channel values."""
-    values = [float(v) for v in values]
-    return tuple(values + [0.0] * (4 - len(values)))
