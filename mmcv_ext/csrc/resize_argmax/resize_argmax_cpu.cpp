@@ -1,5 +1,5 @@
 // CPU kernel of resize_argmax: parallel over output rows; for each row the C planes are
-// interpolated one after the other into a running (best value, best class) row.
+// interpolated (from cached x-interpolated source rows) into a running (best value, class) row.
 #include <ATen/OpMathType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
@@ -7,47 +7,41 @@
 
 #include <vector>
 
-#include "../common/bilinear.h"
+#include "../common/row_cache_cpu.h"
 #include "resize_argmax.h"
 
 namespace mmcv_ext {
 namespace {
 
-template <typename acc_t>
-std::vector<Tap<acc_t>> taps(int64_t in_size, int64_t out_size, bool align_corners) {
-  const acc_t scale = source_scale<acc_t>(in_size, out_size, align_corners);
-  std::vector<Tap<acc_t>> out(out_size);
-  for (int64_t i = 0; i < out_size; ++i) out[i] = source_tap<acc_t>(scale, i, in_size, align_corners);
-  return out;
-}
-
 // argmax keeps the first maximum and treats NaN as larger than everything (as torch.argmax).
 template <typename acc_t>
 inline bool better(acc_t v, acc_t best) {
-  return v > best || (std::isnan(v) && !std::isnan(best));
+  return v > best || (v != v && best == best);
 }
 
 template <typename scalar_t>
 void resize_argmax_kernel(const scalar_t* in, int64_t* out, int64_t n, int64_t c, int64_t h,
                           int64_t w, int64_t out_h, int64_t out_w, bool align_corners) {
   using acc_t = at::opmath_type<scalar_t>;
-  const auto ys = taps<acc_t>(h, out_h, align_corners);
-  const auto xs = taps<acc_t>(w, out_w, align_corners);
+  const auto ys = make_taps<acc_t>(h, out_h, align_corners);
+  const auto xs = make_taps<acc_t>(w, out_w, align_corners);
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_w * c));
   at::parallel_for(0, n * out_h, grain, [&](int64_t begin, int64_t end) {
+    RowCache<scalar_t, acc_t> cache(c, h, w, xs);
     std::vector<acc_t> best(out_w);
     for (int64_t row = begin; row < end; ++row) {
       const Tap<acc_t>& ty = ys[row % out_h];
-      const scalar_t* image = in + (row / out_h) * c * h * w;
+      const auto rows = cache.rows(in + (row / out_h) * c * h * w, ty);
       int64_t* dst = out + row * out_w;
       for (int64_t x = 0; x < out_w; ++x) {
-        best[x] = interpolate<scalar_t, acc_t>(image, w, ty, xs[x]);
+        best[x] = rows.first[x] * ty.w0 + rows.second[x] * ty.w1;
         dst[x] = 0;
       }
       for (int64_t k = 1; k < c; ++k) {
-        const scalar_t* plane = image + k * h * w;
+        const acc_t* r0 = rows.first + k * out_w;
+        const acc_t* r1 = rows.second + k * out_w;
         for (int64_t x = 0; x < out_w; ++x) {
-          const acc_t v = interpolate<scalar_t, acc_t>(plane, w, ty, xs[x]);
+          const acc_t v = r0[x] * ty.w0 + r1[x] * ty.w1;
           if (better(v, best[x])) {
             best[x] = v;
             dst[x] = k;

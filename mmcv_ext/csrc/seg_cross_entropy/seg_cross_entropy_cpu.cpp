@@ -1,29 +1,23 @@
 // CPU kernels of seg_cross_entropy. The forward is parallel over output rows (all C upsampled
 // values of a row live in a per-thread C×W buffer); the backward is parallel over (n, c) planes,
-// each thread owning the gradient plane it scatters into, so no atomics are needed.
+// each thread owning the gradient plane it scatters into, so no atomics are needed. Both upsample
+// through RowCache (x-interpolated source rows, each computed once per thread).
 #include <ATen/OpMathType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
 #include <limits>
 #include <vector>
 
-#include "../common/bilinear.h"
+#include "../common/row_cache_cpu.h"
 #include "seg_cross_entropy.h"
 
 namespace mmcv_ext {
 namespace {
-
-template <typename acc_t>
-std::vector<Tap<acc_t>> taps(int64_t in_size, int64_t out_size, bool align_corners) {
-  const acc_t scale = source_scale<acc_t>(in_size, out_size, align_corners);
-  std::vector<Tap<acc_t>> out(out_size);
-  for (int64_t i = 0; i < out_size; ++i) out[i] = source_tap<acc_t>(scale, i, in_size, align_corners);
-  return out;
-}
 
 struct Shape {
   int64_t n, c, h, w, out_h, out_w;
@@ -52,20 +46,18 @@ void forward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_t
                     at::opmath_type<scalar_t>* lse, const Shape& s, int64_t ignore_index,
                     bool align_corners, int64_t* stats) {
   using acc_t = at::opmath_type<scalar_t>;
-  const auto ys = taps<acc_t>(s.h, s.out_h, align_corners);
-  const auto xs = taps<acc_t>(s.w, s.out_w, align_corners);
+  const auto ys = make_taps<acc_t>(s.h, s.out_h, align_corners);
+  const auto xs = make_taps<acc_t>(s.w, s.out_w, align_corners);
   std::atomic<int64_t> n_valid{0}, n_bad{0};
   const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, s.out_w * s.c));
   at::parallel_for(0, s.n * s.out_h, grain, [&](int64_t begin, int64_t end) {
+    RowCache<scalar_t, acc_t> cache(s.c, s.h, s.w, xs);
     std::vector<acc_t> z(s.c * s.out_w);
     int64_t valid = 0, bad = 0;
     for (int64_t row = begin; row < end; ++row) {
       const Tap<acc_t>& ty = ys[row % s.out_h];
-      const scalar_t* image = in + (row / s.out_h) * s.c * s.h * s.w;
-      for (int64_t k = 0; k < s.c; ++k) {
-        const scalar_t* plane = image + k * s.h * s.w;
-        for (int64_t x = 0; x < s.out_w; ++x) z[k * s.out_w + x] = interpolate<scalar_t, acc_t>(plane, s.w, ty, xs[x]);
-      }
+      const auto rows = cache.rows(in + (row / s.out_h) * s.c * s.h * s.w, ty);
+      for (int64_t i = 0; i < s.c * s.out_w; ++i) z[i] = rows.first[i] * ty.w0 + rows.second[i] * ty.w1;
       for (int64_t x = 0; x < s.out_w; ++x) {
         const int64_t p = row * s.out_w + x, l = label[p];
         if (l == ignore_index || l < 0 || l >= s.c) {
@@ -95,28 +87,32 @@ void backward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_
                      at::opmath_type<scalar_t> scale, at::opmath_type<scalar_t>* grad,
                      const Shape& s, int64_t ignore_index, bool align_corners) {
   using acc_t = at::opmath_type<scalar_t>;
-  const auto ys = taps<acc_t>(s.h, s.out_h, align_corners);
-  const auto xs = taps<acc_t>(s.w, s.out_w, align_corners);
+  const auto ys = make_taps<acc_t>(s.h, s.out_h, align_corners);
+  const auto xs = make_taps<acc_t>(s.w, s.out_w, align_corners);
   const int64_t plane_size = s.h * s.w, out_size = s.out_h * s.out_w;
   at::parallel_for(0, s.n * s.c, 1, [&](int64_t begin, int64_t end) {
+    RowCache<scalar_t, acc_t> cache(1, s.h, s.w, xs);
+    std::vector<acc_t> row_grad(s.w);
     for (int64_t nc = begin; nc < end; ++nc) {
       const int64_t k = nc % s.c, offset = (nc / s.c) * out_size;
       const scalar_t* plane = in + nc * plane_size;
       acc_t* g = grad + nc * plane_size;
       for (int64_t y = 0; y < s.out_h; ++y) {
         const Tap<acc_t>& ty = ys[y];
+        const auto rows = cache.rows(plane, ty);
+        std::fill(row_grad.begin(), row_grad.end(), acc_t(0));
         for (int64_t x = 0; x < s.out_w; ++x) {
           const int64_t p = offset + y * s.out_w + x, l = label[p];
           if (l == ignore_index || l < 0 || l >= s.c || (keep && !keep[p])) continue;
-          const Tap<acc_t>& tx = xs[x];
-          const acc_t z = interpolate<scalar_t, acc_t>(plane, s.w, ty, tx);
+          const acc_t z = rows.first[x] * ty.w0 + rows.second[x] * ty.w1;
           const acc_t coef = scale * (weight ? weight[l] : acc_t(1));
           const acc_t d = coef * (std::exp(z - lse[p]) - acc_t(l == k ? 1 : 0));
-          const acc_t d0 = d * ty.w0, d1 = d * ty.w1;
-          g[ty.i0 * s.w + tx.i0] += d0 * tx.w0;
-          g[ty.i0 * s.w + tx.i1] += d0 * tx.w1;
-          g[ty.i1 * s.w + tx.i0] += d1 * tx.w0;
-          g[ty.i1 * s.w + tx.i1] += d1 * tx.w1;
+          row_grad[xs[x].i0] += d * xs[x].w0;  // scatter along x, then along y
+          row_grad[xs[x].i1] += d * xs[x].w1;
+        }
+        for (int64_t j = 0; j < s.w; ++j) {
+          g[ty.i0 * s.w + j] += row_grad[j] * ty.w0;
+          g[ty.i1 * s.w + j] += row_grad[j] * ty.w1;
         }
       }
     }

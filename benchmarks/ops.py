@@ -1,0 +1,225 @@
+"""The fused ops of ``mmcv_ext`` against their pure-PyTorch references: time and peak memory.
+
+Every (case, implementation) pair runs in a fresh subprocess, so that its peak memory is its own:
+- CPU: the rise of the process's resident-set high-water mark (``VmHWM``, reset through
+  ``/proc/self/clear_refs``) above its resident size before one call, with glibc's malloc told to
+  hand big blocks back to the system (``MALLOC_MMAP_THRESHOLD_``) so freed tensors do not hide in
+  its free lists; this counts every byte the call touched, tensors and scratch buffers alike.
+- CUDA: ``torch.cuda.max_memory_allocated`` above the memory allocated before the call.
+Times are the median (and best) of ``--repeat`` calls after one warm-up call; ``torch`` uses
+``--threads`` threads. ``ext`` and ``ref`` subprocesses alternate for ``--rounds`` rounds, so that
+they share the machine's load alike.
+
+usage: python benchmarks/ops.py [--cases resize_argmax ...] [--repeat 5] [--rounds 1] [--threads 2]
+                                [--device cpu|cuda] [--json results.json]
+"""
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+# ---------------------------------------------------------------- the cases (worker side)
+def case_resize_argmax(device):
+    import torch
+    from mmseg_ddrnet import ops
+    logits = torch.randn(1, 19, 128, 256, device=device)
+    return lambda: ops.resize_argmax(logits, (1024, 2048))
+
+
+def _seg_ce(device, logits_shape, label_shape):
+    import torch
+    from mmseg_ddrnet import ops
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(*logits_shape, generator=gen).to(device).requires_grad_()
+    label = torch.randint(0, logits_shape[1], label_shape, generator=gen)
+    label[torch.rand(label_shape, generator=gen) < 0.1] = 255
+    label = label.to(device)
+
+    def run():
+        loss = ops.seg_cross_entropy(logits, label, thres=0.9, min_kept=131072)
+        loss.backward()
+        logits.grad = None
+        return loss
+    return run
+
+
+def case_seg_ce_ohem_512x1024(device):
+    return _seg_ce(device, (2, 19, 64, 128), (2, 512, 1024))
+
+
+def case_seg_ce_ohem_1024x1024(device):
+    return _seg_ce(device, (6, 19, 128, 128), (6, 1024, 1024))
+
+
+def case_confusion_matrix(device):
+    import torch
+    from mmseg_ddrnet import ops
+    gen = torch.Generator().manual_seed(0)
+    pred = torch.randint(0, 19, (1024, 2048), generator=gen).to(device)
+    label = torch.randint(0, 20, (1024, 2048), generator=gen)
+    label[label == 19] = 255
+    label = label.to(device)
+    return lambda: ops.confusion_matrix(pred, label, 19)
+
+
+def case_ddrnet23slim_inference(device):
+    """The whole test-time pipeline of DDRNet-23-slim on one 1024×2048 image: forward + resize + argmax."""
+    import torch
+    from mmseg_ddrnet.config import Config
+    from mmseg_ddrnet.models import build_segmentor
+    cfg = Config.fromfile(os.path.join(os.path.dirname(HERE), 'configs/_base_/models/ddrnet_23_slim.py'))
+    cfg.model.backbone.norm_cfg = cfg.model.decode_head.norm_cfg = dict(type='BN', requires_grad=True)
+    model = build_segmentor(cfg.model).to(device).eval()
+    img = torch.randn(1, 3, 1024, 2048, device=device)
+    shape = (1024, 2048, 3)
+    meta = [dict(filename='x.png', ori_filename='x.png', ori_shape=shape, img_shape=shape, pad_shape=shape,
+                 scale_factor=1.0, flip=False, flip_direction=None, img_norm_cfg={})]
+
+    def run():
+        with torch.no_grad():
+            return model.simple_test(img, meta)
+    return run
+
+
+CASES = {name[len('case_'):]: fn for name, fn in globals().items() if name.startswith('case_')}
+
+
+def _status_kb(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise RuntimeError(f'{field} not in /proc/self/status')
+
+
+def _sync(device):
+    import torch
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def _peak_mb(run, device):
+    """Peak memory of one call of ``run`` above the memory in use before it, in MiB."""
+    import torch
+    gc.collect()
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        run()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
+    before = _status_kb('VmRSS')
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # reset VmHWM to the current resident size
+    run()
+    return (_status_kb('VmHWM') - before) / 1024
+
+
+def worker(case, impl, device, repeat, threads):
+    """Run one case with one implementation; print its figures as JSON."""
+    import torch
+    from mmseg_ddrnet import ops
+    torch.set_num_threads(threads)
+    ops.set_use_ext(impl == 'ext')
+    if impl == 'ext' and not ops.ext_available():
+        print(json.dumps(dict(error=ops.ext_unavailable_reason())))
+        return
+    run = CASES[case](device)
+    run()  # warm-up
+    _sync(device)
+    peak = _peak_mb(run, device)
+    times = []
+    for _ in range(repeat):
+        _sync(device)
+        start = time.perf_counter()
+        run()
+        _sync(device)
+        times.append((time.perf_counter() - start) * 1000)
+    print(json.dumps(dict(median_ms=statistics.median(times), best_ms=min(times), peak_mb=peak)))
+
+
+# ---------------------------------------------------------------- the driver
+def measure(case, impl, args):
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536', OMP_NUM_THREADS=str(args.threads))
+    env.pop('MMSEG_DDRNET_DISABLE_EXT', None)
+    cmd = [sys.executable, os.path.abspath(__file__), '--worker', case, impl, '--device', args.device,
+           '--repeat', str(args.repeat), '--threads', str(args.threads)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        return dict(error=out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed')
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def merge(rounds):
+    """Figures of several rounds of one (case, impl): the median of medians, the best of bests."""
+    ok = [r for r in rounds if 'error' not in r]
+    if not ok:
+        return rounds[0]
+    return dict(median_ms=statistics.median(r['median_ms'] for r in ok),
+                best_ms=min(r['best_ms'] for r in ok), peak_mb=max(r['peak_mb'] for r in ok))
+
+
+def report(results):
+    head = f"{'case':28} {'impl':4} {'median ms':>10} {'best ms':>9} {'peak MiB':>9}"
+    lines = [head, '-' * len(head)]
+    for case, by_impl in results.items():
+        for impl in ('ref', 'ext'):
+            r = by_impl[impl]
+            if 'error' in r:
+                lines.append(f"{case:28} {impl:4} error: {r['error']}")
+            else:
+                lines.append(f"{case:28} {impl:4} {r['median_ms']:10.1f} {r['best_ms']:9.1f} {r['peak_mb']:9.1f}")
+        ref, ext = by_impl['ref'], by_impl['ext']
+        if 'error' not in ref and 'error' not in ext:
+            mem = ref['peak_mb'] / ext['peak_mb'] if ext['peak_mb'] > 0 else float('inf')
+            lines.append(f"{case:28} ext is {ref['median_ms'] / ext['median_ms']:.1f}x faster "
+                         f"(median; best {ref['best_ms'] / ext['best_ms']:.1f}x), {mem:.1f}x less peak memory")
+    return '\n'.join(lines)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--cases', nargs='+', choices=sorted(CASES), default=list(CASES))
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--rounds', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    parser.add_argument('--json', help='also write the figures to this JSON file')
+    parser.add_argument('--worker', nargs=2, metavar=('CASE', 'IMPL'), help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.worker:
+        worker(*args.worker, args.device, args.repeat, args.threads)
+        return
+    import torch
+    import mmcv_ext
+    print(f'torch {torch.__version__}, {args.threads} threads, device {args.device}; '
+          f'mmcv_ext: {mmcv_ext.build_info()}')
+    results = {}
+    for case in args.cases:
+        runs = {'ref': [], 'ext': []}
+        for _ in range(args.rounds):
+            for impl in ('ext', 'ref'):
+                runs[impl].append(measure(case, impl, args))
+        results[case] = {impl: merge(r) for impl, r in runs.items()}
+        print(report({case: results[case]}).split('\n', 2)[2], flush=True)
+    print('\n' + report(results))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
