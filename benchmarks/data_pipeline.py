@@ -56,8 +56,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=2, help='untimed samples first')
     parser.add_argument('--rounds', type=int, default=2, help='alternating rounds of ours and the reference')
     parser.add_argument('--workdir', help='where to generate the images (default: a temporary folder)')
-    parser.add_argument('--noise', type=float, default=0.5,
-                        help='pixel noise of the generated images (0.5 gives PNGs of about real Cityscapes size)')
+    parser.add_argument('--noise', type=float, default=0.25,
+                        help='pixel noise of the generated images (0.25 gives PNGs of about real Cityscapes size)')
     return parser.parse_args()
 
 
