@@ -30,7 +30,8 @@ class CustomDataset(SegEvaluationMixin, Dataset):
         reduce_zero_label: label 0 is ignored and the others shift down by one.
         classes: a subset of ``CLASSES`` (or a file of names); labels are remapped as in mmseg 0.x.
         palette: RGB colours of ``classes``.
-        gt_seg_map_loader_cfg: arguments of the ``LoadAnnotations`` used for evaluation.
+        gt_seg_map_loader_cfg: arguments of the ``LoadAnnotations`` used for evaluation
+            (``reduce_zero_label`` defaults to the dataset's).
         file_client_args: accepted for config compatibility; only the local disk is supported.
         skip_bad_samples: leave out (and log) unreadable or inconsistent samples instead of stopping.
 
@@ -64,7 +65,9 @@ class CustomDataset(SegEvaluationMixin, Dataset):
         self.CLASSES, self.PALETTE = self.get_classes_and_palette(classes, palette)
         if test_mode and self.CLASSES is None:
             raise ConfigError(f'{type(self).__name__}: classes must be given for testing')
-        self.gt_seg_map_loader = LoadAnnotations(**(gt_seg_map_loader_cfg or {}))
+        loader_cfg = dict(gt_seg_map_loader_cfg or {})
+        loader_cfg.setdefault('reduce_zero_label', reduce_zero_label)
+        self.gt_seg_map_loader = LoadAnnotations(**loader_cfg)
         self.img_infos = self.load_annotations(self.img_dir, self.img_suffix, self.ann_dir, self.seg_map_suffix,
                                                self.split)
         self.check_integrity()

@@ -152,3 +152,13 @@ def test_label_values_beyond_classes(custom_root):
         ds[0]
     with pytest.raises(DataError, match='s0.png'):
         ds.get_gt_seg_map_by_idx(0)
+
+
+def test_reduce_zero_label_in_evaluation(custom_root):
+    ds = CustomDataset(pipeline=TRAIN, data_root=str(custom_root), img_dir='img', ann_dir='ann',
+                       classes=['b', 'c'], reduce_zero_label=True)
+    raw = (np.arange(80).reshape(8, 10) + 0) % 3
+    np.testing.assert_array_equal(ds.get_gt_seg_map_by_idx(0), np.where(raw == 0, 255, raw - 1))
+    pred = np.where(raw == 0, 0, raw - 1)
+    matrix = ds.pre_eval([pred], [0])[0]
+    np.testing.assert_array_equal(matrix, np.diag([(raw == 1).sum(), (raw == 2).sum()]))
