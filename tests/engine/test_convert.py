@@ -211,26 +211,36 @@ def _run_reference(python: str, out, *args: str) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def _mmseg_parity(python: str, tmp_path, variant: str, size) -> float:
-    _run_reference(python, tmp_path / 'ref', '--variant', variant, '--size', *map(str, size))
-    convert_checkpoint(tmp_path / 'ref' / 'mmseg.pth', tmp_path / 'ours.pth', 'mmseg')
+def _mmseg_parity(reference_dir, tmp_path, variant: str) -> float:
+    """Max abs logit difference between mmseg's DDRNet and ours after ``--src-format mmseg`` conversion."""
+    ref = reference_dir / variant
+    convert_checkpoint(ref / 'mmseg.pth', tmp_path / 'ours.pth', 'mmseg')
     model = ddrnet(variant).eval()
     meta = load_checkpoint(model, tmp_path / 'ours.pth', strict=True)['meta']
     assert meta['CLASSES'][:2] == ['c0', 'c1']
-    x = torch.load(tmp_path / 'ref' / 'input.pth')
+    x = torch.load(ref / 'input.pth')
     with torch.no_grad():
         logits = model.forward_dummy(x)
-    return float((logits - torch.load(tmp_path / 'ref' / 'logits.pth')['full']).abs().max())
+    return float((logits - torch.load(ref / 'logits.pth')['full']).abs().max())
+
+
+@pytest.fixture(scope='module')
+def mmseg_reference_outputs(mmseg_reference_python, tmp_path_factory):
+    """mmseg 1.2.2's DDRNet-23-slim and -23 (random weights): checkpoints, inputs, logits (64x128)."""
+    out = tmp_path_factory.mktemp('mmseg_reference')
+    _run_reference(mmseg_reference_python, out, '--variant', 'slim', '23', '--size', '64', '128')
+    return out
 
 
 @pytest.mark.parametrize('variant', ['slim', '23'])
-def test_mmseg_parity(mmseg_reference_python, tmp_path, variant):
-    assert _mmseg_parity(mmseg_reference_python, tmp_path, variant, (64, 128)) <= 1e-4
+def test_mmseg_parity(mmseg_reference_outputs, tmp_path, variant):
+    assert _mmseg_parity(mmseg_reference_outputs, tmp_path, variant) <= 1e-4
 
 
 @pytest.mark.slow
 def test_mmseg_parity_full_size(mmseg_reference_python, tmp_path):
-    assert _mmseg_parity(mmseg_reference_python, tmp_path, 'slim', (512, 1024)) <= 1e-4
+    _run_reference(mmseg_reference_python, tmp_path / 'ref', '--variant', 'slim', '--size', '512', '1024')
+    assert _mmseg_parity(tmp_path / 'ref', tmp_path, 'slim') <= 1e-4
 
 
 @pytest.mark.parametrize('variant', ['slim'])
@@ -249,4 +259,4 @@ def test_official_conversion_loads_into_mmseg(mmseg_reference_python, tmp_path, 
     model.load_state_dict(ours, strict=True)
     with torch.no_grad():
         logits = model.forward_dummy(x)
-    assert (logits - torch.load(tmp_path / 'ref' / 'logits.pth')['full']).abs().max() <= 1e-4
+    assert (logits - torch.load(tmp_path / 'ref' / variant / 'logits.pth')['full']).abs().max() <= 1e-4
