@@ -29,25 +29,26 @@ void resize_argmax_kernel(const scalar_t* in, int64_t* out, int64_t n, int64_t c
   at::parallel_for(0, n * out_h, grain, [&](int64_t begin, int64_t end) {
     RowCache<scalar_t, acc_t> cache(c, h, w, xs);
     std::vector<acc_t> best(out_w);
+    std::vector<int32_t> arg(out_w);
     for (int64_t row = begin; row < end; ++row) {
       const Tap<acc_t>& ty = ys[row % out_h];
       const auto rows = cache.rows(in + (row / out_h) * c * h * w, ty);
-      int64_t* dst = out + row * out_w;
       for (int64_t x = 0; x < out_w; ++x) {
         best[x] = rows.first[x] * ty.w0 + rows.second[x] * ty.w1;
-        dst[x] = 0;
+        arg[x] = 0;
       }
-      for (int64_t k = 1; k < c; ++k) {
+      for (int32_t k = 1; k < c; ++k) {  // branch-free so that the compiler vectorises it
         const acc_t* r0 = rows.first + k * out_w;
         const acc_t* r1 = rows.second + k * out_w;
         for (int64_t x = 0; x < out_w; ++x) {
           const acc_t v = r0[x] * ty.w0 + r1[x] * ty.w1;
-          if (better(v, best[x])) {
-            best[x] = v;
-            dst[x] = k;
-          }
+          const bool take = better(v, best[x]);
+          best[x] = take ? v : best[x];
+          arg[x] = take ? k : arg[x];
         }
       }
+      int64_t* dst = out + row * out_w;
+      for (int64_t x = 0; x < out_w; ++x) dst[x] = arg[x];
     }
   });
 }
