@@ -160,3 +160,21 @@ def test_end_to_end_on_a_camvid_image(camvid_root, segmentor, tmp_path):
     assert result.shape == image.shape[:2]
     painted = show_result(segmentor, str(path), result, out_file=tmp_path / 'painted.png')
     assert painted.shape == image.shape and (tmp_path / 'painted.png').is_file()
+
+
+def test_shipped_config_with_a_converted_official_checkpoint(camvid_root, repo_root, tmp_path):
+    """tools/convert_checkpoint.py output + a shipped recipe (SyncBN, aux head, pretrained path) → inference."""
+    import sys
+    sys.path.insert(0, str(repo_root / 'tests' / 'engine'))
+    from official_layout import official_state_dict
+
+    from mmseg_ddrnet.engine.convert import convert_checkpoint
+    torch.save(official_state_dict('slim', prefix='model.'), tmp_path / 'official.pth')
+    convert_checkpoint(tmp_path / 'official.pth', tmp_path / 'ddrnet.pth', 'official')
+    config = repo_root / 'configs' / 'ddrnet' / 'ddrnet_23_slim_1024x1024_120k_cityscapes.py'
+    model = init_segmentor(config, tmp_path / 'ddrnet.pth',
+                           cfg_options={'data.test.pipeline.1.img_scale': (256, 128)})  # small and fast
+    assert model.CLASSES[0] == 'road' and model.cfg.model.pretrained is None
+    path = sorted((camvid_root / 'val').glob('*.png'))[0]
+    result = inference_segmentor(model, str(path))[0]
+    assert result.shape == cv2.imread(str(path)).shape[:2] and 0 <= result.min() and result.max() < 19
