@@ -1,4 +1,5 @@
 """``CustomDataset``: image folder + label folder datasets with mmseg 0.x keys and semantics."""
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -131,7 +132,7 @@ class CustomDataset(SegEvaluationMixin, Dataset):
         drop = {idx for idx, _ in bad}
         self.img_infos = [info for i, info in enumerate(self.img_infos) if i not in drop]
         print_log(f'skip_bad_samples: left out {len(drop)} of {len(drop) + len(self.img_infos)} samples in '
-                  f'{self.img_dir}: ' + '; '.join(reasons), level=30)
+                  f'{self.img_dir}: ' + '; '.join(reasons), level=logging.WARNING)
         if not self.img_infos:
             raise DataError(f'no usable samples left in {self.img_dir} after skipping bad ones')
         return reasons
