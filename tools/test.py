@@ -13,18 +13,21 @@ import os.path as osp
 import pickle
 import shutil
 import time
+import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-import numpy as np
-import torch
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
-from mmseg_ddrnet.apis.test import multi_gpu_test, single_gpu_test
-from mmseg_ddrnet.config import Config, DictAction
-from mmseg_ddrnet.datasets import build_dataloader, build_dataset
-from mmseg_ddrnet.engine.checkpoint import load_checkpoint
-from mmseg_ddrnet.engine.dist import get_dist_info, init_dist
-from mmseg_ddrnet.models import build_segmentor
-from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from mmseg_ddrnet.apis.test import multi_gpu_test, single_gpu_test  # noqa: E402
+from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
+from mmseg_ddrnet.datasets import build_dataloader, build_dataset  # noqa: E402
+from mmseg_ddrnet.engine.checkpoint import load_checkpoint  # noqa: E402
+from mmseg_ddrnet.engine.dist import get_dist_info, init_dist  # noqa: E402
+from mmseg_ddrnet.models import build_segmentor  # noqa: E402
+from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 
 METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -32,9 +35,16 @@ SPLIT_KEYS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'tes
 CITYSCAPES_TMPDIR = '.format_cityscapes'
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad command lines are user errors: one line and exit status 1 (through ``run_cli``)."""
+
+    def error(self, message: str) -> None:
+        raise ConfigError(f'{self.prog}: {message} (see --help)')
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """The mmseg 0.x ``tools/test.py`` options."""
-    parser = argparse.ArgumentParser(description='mmseg_ddrnet: test (and evaluate) a model')
+    """The mmseg 0.x ``tools/test.py`` options (both ``--a-b`` and ``--a_b`` spellings)."""
+    parser = _Parser(prog='tools/test.py', description='mmseg_ddrnet: test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', '--work_dir', dest='work_dir',
@@ -90,6 +100,8 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def load_config(args: argparse.Namespace) -> Config:
     """The config with ``--cfg-options`` merged, set up for testing (``--aug-test``, no pretrained weights)."""
+    if not osp.isfile(args.config):
+        raise ConfigError(f'config file not found: {args.config}')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

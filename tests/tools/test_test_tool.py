@@ -1,7 +1,9 @@
 """tools/test.py end to end on a tiny generated Cityscapes-layout dataset and a randomly initialised DDRNet-23-slim."""
 import importlib.util
 import json
+import os
 import pickle
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -74,8 +76,17 @@ def _save_checkpoint(cfg, path: Path, num_classes: int = 19) -> None:
     save_checkpoint(dict(meta=meta, state_dict=model.state_dict()), path)
 
 
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """One intra-op thread: stable speed on a shared 2-core CI machine (tiny inputs gain nothing from more)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, one_thread):
     from mmseg_ddrnet.config import Config
     tmp = tmp_path_factory.mktemp('test_tool')
     _write_dataset(tmp / 'cs')
@@ -181,7 +192,7 @@ def test_checkpoint_of_another_num_classes_names_file_and_keys(setup):
 def test_missing_checkpoint_is_a_one_line_error(setup):
     tmp, config, _ = setup
     proc = subprocess.run([sys.executable, str(TOOL), config, str(tmp / 'nope.pth'), '--eval', 'mIoU'],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith('error: ')
     assert 'nope.pth' in proc.stderr and 'Traceback' not in proc.stderr
@@ -205,3 +216,27 @@ def test_deprecated_options_become_cfg_options():
     assert args.cfg_options == {'a.b': 1}
     with pytest.raises(ConfigError, match='--options and --cfg-options'):
         tool.parse_args(['c.py', 'm.pth', '--eval', 'mIoU', '--options', 'a=1', '--cfg-options', 'b=2'])
+
+
+def test_test_dist_sh_on_two_processes_matches_one_process(setup, eval_run, tmp_path):
+    """torchrun with 2 CPU processes (gloo): 3 images, one repeated by the sampler, same metrics as one process."""
+    _, config, checkpoint = setup
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(_free_port()))
+    proc = subprocess.run(['bash', str(REPO / 'test_dist.sh'), config, checkpoint, '2', '--eval', 'mIoU',
+                           '--work-dir', str(tmp_path)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (json_file,) = tmp_path.glob('eval_*.json')
+    assert json.loads(json_file.read_text())['metric'] == pytest.approx(eval_run[2]['metric'], nan_ok=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_unknown_option_and_missing_config_are_user_errors(tmp_path):
+    with pytest.raises(ConfigError, match='--launcher'):
+        tool.parse_args(['c.py', 'm.pth', '--eval', 'mIoU', '--launcher', 'mpi'])
+    with pytest.raises(ConfigError, match='config file not found'):
+        tool.main([str(tmp_path / 'missing.py'), 'm.pth', '--eval', 'mIoU'])
