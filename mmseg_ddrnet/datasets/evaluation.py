@@ -5,10 +5,13 @@ from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from ..core.evaluation import confusion_to_metrics, image_confusion_matrix, metric_tables, sum_confusion, summarize
 from ..core.evaluation.metrics import ALLOWED_METRICS
 from ..utils import ConfigError, DataError, print_log
+
+_PROGRESS_FROM = 100  # show a progress bar when evaluating at least this many label maps
 
 
 class SegEvaluationMixin:
@@ -73,7 +76,9 @@ class SegEvaluationMixin:
         if len(results) != len(self):
             raise DataError(f'{len(results)} predictions for a dataset of {len(self)} images')
         gts = gt_seg_maps if gt_seg_maps is not None else self.get_gt_seg_maps()
-        return sum_confusion(self._pair_confusion(pred, gt, idx) for idx, (pred, gt) in enumerate(zip(results, gts)))
+        pairs = tqdm(zip(results, gts), total=len(results), desc='evaluating', unit='img',
+                     disable=len(results) < _PROGRESS_FROM)
+        return sum_confusion(self._pair_confusion(pred, gt, idx) for idx, (pred, gt) in enumerate(pairs))
 
     def _pair_confusion(self, pred, gt: np.ndarray, index: int) -> np.ndarray:
         try:
