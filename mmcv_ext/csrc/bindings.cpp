@@ -1,5 +1,6 @@
 // Registers every op of mmcv_ext and reports how the extension was built.
-#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/utils/pybind.h>  // pybind11 + at::Tensor casters, lighter than torch/extension.h
 #include <torch/version.h>
 
 #include <string>
