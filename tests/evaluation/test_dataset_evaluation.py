@@ -77,7 +77,7 @@ def test_evaluation_errors(val_set, tmp_path):
         val_set.evaluate(preds[:2])
     with pytest.raises(DataError, match='aachen_000000_000000_leftImg8bit.png: prediction of shape'):
         val_set.pre_eval([preds[0][:10]], [0])
-    with pytest.raises(DataError, match=r'bremen_000000_000001_leftImg8bit.png: .*predictions outside \[0, 19\)'):
+    with pytest.raises(DataError, match=r'aachen_000000_000002_leftImg8bit.png: .*predictions outside \[0, 19\)'):
         val_set.pre_eval([preds[1] + 19], [1])
     with pytest.raises(DataError, match='no results'):
         val_set.evaluate([])
