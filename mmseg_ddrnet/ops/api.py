@@ -4,8 +4,8 @@ from typing import Optional
 import torch
 
 from . import compiled, reference
-from .checks import (Size, check_confusion_inputs, check_logits, check_size, class_weight,
-                     compute_dtype, squeeze_label)
+from .checks import (Size, check_confusion_inputs, check_logits, check_ohem, check_size,
+                     class_weight, compute_dtype, squeeze_label)
 from . import dispatch
 
 
@@ -42,6 +42,7 @@ def seg_cross_entropy(logits: torch.Tensor, label: torch.Tensor, weight=None,
     op = 'seg_cross_entropy'
     check_logits(op, logits)
     label = squeeze_label(op, logits, label)
+    check_ohem(op, thres, min_kept)
     ext = _select(op, logits)
     if ext is None:
         return reference.seg_cross_entropy(logits, label, weight, ignore_index, avg_non_ignore,

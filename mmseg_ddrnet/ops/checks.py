@@ -47,6 +47,14 @@ def squeeze_label(op: str, logits: torch.Tensor, label: torch.Tensor) -> torch.T
     return label.long()
 
 
+def check_ohem(op: str, thres: Optional[float], min_kept: int) -> None:
+    """OHEM parameters: ``thres`` None or a number, ``min_kept`` a non-negative int."""
+    if thres is not None and (isinstance(thres, bool) or not isinstance(thres, (int, float))):
+        raise ConfigError(f'{op}: thres must be a number or None, got {thres!r}')
+    if isinstance(min_kept, bool) or not isinstance(min_kept, (int, np.integer)) or min_kept < 0:
+        raise ConfigError(f'{op}: min_kept must be a non-negative int, got {min_kept!r}')
+
+
 def class_weight(op: str, weight, num_classes: int, like: torch.Tensor) -> Optional[torch.Tensor]:
     """Class weights as a 1-D tensor of ``num_classes`` values in ``like``'s dtype and device."""
     if weight is None:

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from .checks import (Size, bad_prediction_error, check_confusion_inputs, check_label_range,
-                     check_logits, check_size, class_weight, compute_dtype, squeeze_label)
+                     check_logits, check_ohem, check_size, class_weight, compute_dtype,
+                     squeeze_label)
 
 #: Added to the denominator of ``avg_non_ignore`` means (mmseg's ``weight_reduce_loss``).
 AVG_EPS = torch.finfo(torch.float32).eps
@@ -45,6 +46,7 @@ def seg_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
     op = 'seg_cross_entropy'
     check_logits(op, logits)
     label = squeeze_label(op, logits, label)
+    check_ohem(op, thres, min_kept)
     num_classes = logits.shape[1]
     weight = class_weight(op, weight, num_classes, logits.new_empty(0, dtype=compute_dtype(logits)))
     check_label_range(op, label, num_classes, ignore_index)

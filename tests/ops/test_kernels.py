@@ -119,6 +119,17 @@ def test_seg_cross_entropy_gradcheck_double(device, random_labels, kw):
     assert torch.autograd.gradcheck(lambda x: ops.seg_cross_entropy(x, label, **kw), (logits,))
 
 
+@pytest.mark.parametrize('use_ext', [True, False])
+def test_seg_cross_entropy_bad_ohem_options_are_config_errors(device, use_ext):
+    from mmseg_ddrnet.utils import ConfigError
+    logits, label = torch.randn(1, 3, 2, 2, device=device), torch.zeros(1, 4, 4, dtype=torch.long, device=device)
+    with ops.use_ext(use_ext):
+        with pytest.raises(ConfigError, match='min_kept'):
+            ops.seg_cross_entropy(logits, label, thres=0.7, min_kept=-1)
+        with pytest.raises(ConfigError, match='thres'):
+            ops.seg_cross_entropy(logits, label, thres='0.7')
+
+
 def test_seg_cross_entropy_bad_labels_are_user_errors(device):
     logits = torch.randn(1, 3, 2, 2, device=device)
     label = torch.zeros(1, 4, 4, dtype=torch.long, device=device)
