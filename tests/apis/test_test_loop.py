@@ -178,36 +178,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _dist_worker(rank, world_size, port, num_images, tmpdir, queue):
+def _dist_worker(rank, world_size, port, tmpdir, queue):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group('gloo', rank=rank, world_size=world_size)
     try:
-        dataset = TinySegDataset(num_images)
-        sampler = DistributedSampler(dataset, world_size, rank, shuffle=False)
-        loader = _loader(dataset, sampler=sampler)
-        out = dict(
-            pre_eval=multi_gpu_test(TinySegmentor(), loader, pre_eval=True),
-            files=multi_gpu_test(TinySegmentor(), loader, tmpdir=os.path.join(tmpdir, 'collect')),
-            gather=multi_gpu_test(TinySegmentor(), loader, gpu_collect=True))
+        out = {}
+        for num_images in NUM_IMAGES_DIST:
+            dataset = TinySegDataset(num_images)
+            loader = _loader(dataset, sampler=DistributedSampler(dataset, world_size, rank, shuffle=False))
+            out[num_images] = dict(
+                pre_eval=multi_gpu_test(TinySegmentor(), loader, pre_eval=True),
+                files=multi_gpu_test(TinySegmentor(), loader, tmpdir=os.path.join(tmpdir, 'collect')),
+                gather=multi_gpu_test(TinySegmentor(), loader, gpu_collect=True))
         queue.put((rank, out))
     finally:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize('num_images', [5, 1])  # 5 on 2 ranks pads one image; 1 leaves rank 1 with a repeat
-def test_multi_gpu_test_matches_single_process(tmp_path, num_images):
-    ctx = mp.get_context('spawn')
-    queue = ctx.SimpleQueue()
-    mp.start_processes(_dist_worker, args=(2, _free_port(), num_images, str(tmp_path), queue), nprocs=2,
-                       start_method='spawn')
+NUM_IMAGES_DIST = (5, 1)  # 5 on 2 ranks pads one image; 1 leaves rank 1 with only a repeat
+
+
+@pytest.fixture(scope='module')
+def dist_outputs(tmp_path_factory):
+    """What each of 2 gloo ranks returned, per dataset size."""
+    tmp = tmp_path_factory.mktemp('dist')
+    queue = mp.get_context('spawn').SimpleQueue()
+    mp.start_processes(_dist_worker, args=(2, _free_port(), str(tmp), queue), nprocs=2, start_method='spawn')
     outputs = dict(queue.get() for _ in range(2))
+    assert not (tmp / 'collect').exists()
+    return outputs
+
+
+@pytest.mark.parametrize('num_images', NUM_IMAGES_DIST)
+def test_multi_gpu_test_matches_single_process(dist_outputs, num_images):
     expected_maps = [_prediction(_image(i)) for i in range(num_images)]
     for rank in range(2):
-        np.testing.assert_array_equal(outputs[rank]['pre_eval'][0], _expected_matrix(num_images))
+        np.testing.assert_array_equal(dist_outputs[rank][num_images]['pre_eval'][0], _expected_matrix(num_images))
     for key in ('files', 'gather'):
-        assert outputs[1][key] is None
-        assert len(outputs[0][key]) == num_images
-        for got, want in zip(outputs[0][key], expected_maps):
-            np.testing.assert_array_equal(got, want)
-    assert not (tmp_path / 'collect').exists()
+        assert dist_outputs[1][num_images][key] is None
+        got = dist_outputs[0][num_images][key]
+        assert len(got) == num_images
+        for seg, want in zip(got, expected_maps):
+            np.testing.assert_array_equal(seg, want)
