@@ -3,13 +3,13 @@ from typing import Optional
 
 import torch
 
-from . import compiled, reference
+from . import compiled, dispatch, reference
 from .checks import (Size, check_confusion_inputs, check_logits, check_ohem, check_size,
                      class_weight, compute_dtype, squeeze_label)
-from . import dispatch
 
 
 def _select(op: str, *tensors: torch.Tensor, dtypes=compiled.FLOAT_DTYPES):
+    """The compiled module for ``op`` on these tensors, or None for the reference."""
     return dispatch.select(op, compiled.unsupported_reason(dispatch.loaded_ext()[0], *tensors,
                                                            dtypes=dtypes))
 

@@ -2,6 +2,7 @@
 
 Every function takes the loaded ``mmcv_ext._C`` module first; inputs are already validated.
 """
+import functools
 from types import ModuleType
 from typing import Optional, Tuple
 
@@ -20,13 +21,18 @@ def unsupported_reason(ext: Optional[ModuleType], *tensors: torch.Tensor,
                        dtypes: Tuple[torch.dtype, ...] = FLOAT_DTYPES) -> str:
     """Why the kernels cannot take these tensors ('' when they can)."""
     for t in tensors:
-        if t.device.type == 'cuda' and ext is not None and not ext.build_info()['cuda']:
+        if t.device.type == 'cuda' and ext is not None and not _has_cuda(ext):
             return 'mmcv_ext was built without CUDA kernels'
         if t.device.type not in ('cpu', 'cuda'):
             return f'no kernel for device {t.device.type}'
     if dtypes and tensors[0].dtype not in dtypes:
         return f'no kernel for dtype {tensors[0].dtype}'
     return ''
+
+
+@functools.lru_cache(maxsize=None)
+def _has_cuda(ext: ModuleType) -> bool:
+    return bool(ext.build_info()['cuda'])
 
 
 def resize_argmax(ext: ModuleType, logits: torch.Tensor, size: Tuple[int, int],
