@@ -238,6 +238,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     distributed = args.launcher != 'none'
     if distributed:
         init_dist(args.launcher, **_dist_params(cfg))
+    try:
+        evaluate_checkpoint(args, cfg, distributed)
+    finally:
+        if distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def evaluate_checkpoint(args: argparse.Namespace, cfg: Config, distributed: bool) -> None:
+    """Build the dataset, loader and model, run the test loop and report (rank 0)."""
     device = select_device(args, distributed)
     dataset = build_dataset(cfg.data.test)
     data_loader = build_test_loader(cfg, dataset, distributed)
