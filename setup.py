@@ -82,7 +82,7 @@ def optional_build(base):
                     raise
                 print(f'\n[mmcv_ext] WARNING: building the compiled extension failed ({err}).\n'
                       '[mmcv_ext] mmseg_ddrnet is installed and works with its slower pure-PyTorch '
-                      'reference ops. To get the fused kernels, install a C++17 compiler (g++ >= 9) '
+                      'reference ops. To get the fused kernels, install the C++ compiler torch needs (g++ >= 10) '
                       'and rerun `pip install --no-build-isolation -e .`; '
                       'set MMCV_EXT_REQUIRED=1 to make this an error.\n')
 
