@@ -1,11 +1,12 @@
 // CPU kernels of seg_cross_entropy. The forward is parallel over output rows (all C upsampled
-// values of a row live in a per-thread C×W buffer); the backward is parallel over (n, c) planes,
-// each thread owning the gradient plane it scatters into, so no atomics are needed. Both upsample
+// values of a row live in a per-thread C×W buffer); the backward is parallel over (n, source row),
+// each task owning the gradient rows it scatters into, so no atomics are needed. Both upsample
 // through RowCache (x-interpolated source rows, each computed once per thread).
 #include <ATen/OpMathType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -81,40 +82,76 @@ void forward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_t
   stats[1] = n_bad.load();
 }
 
+// Output rows grouped by their first source row: rows [first[r], first[r + 1]) have ty.i0 == r
+// (ty.i0 never decreases with the output row).
+template <typename acc_t>
+std::vector<int64_t> rows_by_source(const std::vector<Tap<acc_t>>& ys, int64_t h) {
+  std::vector<int64_t> first(h + 1, 0);
+  for (const Tap<acc_t>& ty : ys) ++first[ty.i0 + 1];
+  for (int64_t r = 0; r < h; ++r) first[r + 1] += first[r];
+  return first;
+}
+
+// Gradient of one output row, all C planes: d[k * out_w + x] for the pixels with coef[x] != 0.
+template <typename acc_t>
+void row_logit_grad(const acc_t* z, const int64_t* label, const acc_t* lse, const acc_t* coef,
+                    int64_t c, int64_t out_w, acc_t* d) {
+  std::fill(d, d + c * out_w, acc_t(0));
+  for (int64_t x = 0; x < out_w; ++x) {
+    if (coef[x] == acc_t(0)) continue;
+    for (int64_t k = 0; k < c; ++k) d[k * out_w + x] = coef[x] * std::exp(z[k * out_w + x] - lse[x]);
+    d[label[x] * out_w + x] -= coef[x];
+  }
+}
+
+// Parallel over (image, source row r): the task owns row r of `near` (weights ty.w0, and ty.w1
+// when ty.i1 == r) and row r of `next` (weights ty.w1 meant for row r + 1), so it needs no atomics;
+// grad = near + next shifted down one row.
 template <typename scalar_t>
 void backward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_type<scalar_t>* weight,
                      const at::opmath_type<scalar_t>* lse, const bool* keep,
-                     at::opmath_type<scalar_t> scale, at::opmath_type<scalar_t>* grad,
-                     const Shape& s, int64_t ignore_index, bool align_corners) {
+                     at::opmath_type<scalar_t> scale, at::opmath_type<scalar_t>* near,
+                     at::opmath_type<scalar_t>* next, const Shape& s, int64_t ignore_index,
+                     bool align_corners) {
   using acc_t = at::opmath_type<scalar_t>;
   const auto ys = make_taps<acc_t>(s.h, s.out_h, align_corners);
   const auto xs = make_taps<acc_t>(s.w, s.out_w, align_corners);
-  const int64_t plane_size = s.h * s.w, out_size = s.out_h * s.out_w;
-  at::parallel_for(0, s.n * s.c, 1, [&](int64_t begin, int64_t end) {
-    RowCache<scalar_t, acc_t> cache(1, s.h, s.w, xs);
-    std::vector<acc_t> row_grad(s.w);
-    for (int64_t nc = begin; nc < end; ++nc) {
-      const int64_t k = nc % s.c, offset = (nc / s.c) * out_size;
-      const scalar_t* plane = in + nc * plane_size;
-      acc_t* g = grad + nc * plane_size;
-      for (int64_t y = 0; y < s.out_h; ++y) {
+  const auto first = rows_by_source(ys, s.h);
+  const int64_t plane_size = s.h * s.w, image_size = s.c * plane_size;
+  at::parallel_for(0, s.n * s.h, 1, [&](int64_t begin, int64_t end) {
+    RowCache<scalar_t, acc_t> cache(s.c, s.h, s.w, xs);
+    std::vector<acc_t> z(s.c * s.out_w), d(s.c * s.out_w), coef(s.out_w), row_grad(s.w);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / s.h, r = task % s.h;
+      for (int64_t y = first[r]; y < first[r + 1]; ++y) {
         const Tap<acc_t>& ty = ys[y];
-        const auto rows = cache.rows(plane, ty);
-        std::fill(row_grad.begin(), row_grad.end(), acc_t(0));
+        const int64_t p0 = (n * s.out_h + y) * s.out_w;
         for (int64_t x = 0; x < s.out_w; ++x) {
-          const int64_t p = offset + y * s.out_w + x, l = label[p];
-          if (l == ignore_index || l < 0 || l >= s.c || (keep && !keep[p])) continue;
-          const acc_t z = rows.first[x] * ty.w0 + rows.second[x] * ty.w1;
-          const acc_t coef = scale * (weight ? weight[l] : acc_t(1));
-          const acc_t d = coef * (std::exp(z - lse[p]) - acc_t(l == k ? 1 : 0));
-          row_grad[xs[x].i0] += d * xs[x].w0;  // scatter along x, then along y
-          row_grad[xs[x].i1] += d * xs[x].w1;
+          const int64_t l = label[p0 + x];
+          const bool used = l != ignore_index && l >= 0 && l < s.c && (!keep || keep[p0 + x]);
+          coef[x] = used ? scale * (weight ? weight[l] : acc_t(1)) : acc_t(0);
         }
-        for (int64_t j = 0; j < s.w; ++j) {
-          g[ty.i0 * s.w + j] += row_grad[j] * ty.w0;
-          g[ty.i1 * s.w + j] += row_grad[j] * ty.w1;
+        const auto rows = cache.rows(in + n * image_size, ty);
+        for (int64_t i = 0; i < s.c * s.out_w; ++i) z[i] = rows.first[i] * ty.w0 + rows.second[i] * ty.w1;
+        row_logit_grad(z.data(), label + p0, lse + p0, coef.data(), s.c, s.out_w, d.data());
+        for (int64_t k = 0; k < s.c; ++k) {
+          std::fill(row_grad.begin(), row_grad.end(), acc_t(0));
+          const acc_t* dk = d.data() + k * s.out_w;
+          for (int64_t x = 0; x < s.out_w; ++x) {  // scatter along x, then along y
+            row_grad[xs[x].i0] += dk[x] * xs[x].w0;
+            row_grad[xs[x].i1] += dk[x] * xs[x].w1;
+          }
+          acc_t* g0 = near + n * image_size + k * plane_size + r * s.w;
+          acc_t* g1 = (ty.i1 == r ? near : next) + n * image_size + k * plane_size + r * s.w;
+          for (int64_t j = 0; j < s.w; ++j) g0[j] += row_grad[j] * ty.w0;
+          for (int64_t j = 0; j < s.w; ++j) g1[j] += row_grad[j] * ty.w1;
         }
       }
+    }
+  });
+  at::parallel_for(0, s.n * s.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t nc = begin; nc < end; ++nc) {
+      for (int64_t i = s.w; i < plane_size; ++i) near[nc * plane_size + i] += next[nc * plane_size + i - s.w];
     }
   });
 }
@@ -152,14 +189,15 @@ at::Tensor seg_ce_backward_cpu(const at::Tensor& logits, const at::Tensor& label
   const Shape s = shape_of(logits, label);
   at::Tensor grad = at::zeros(logits.sizes(), logits.options().dtype(seg_ce_acc_type(logits)));
   if (label.numel() == 0) return grad;
+  at::Tensor next = at::zeros_like(grad);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(),
                                   "seg_ce_backward_cpu", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     backward_kernel<scalar_t>(logits.data_ptr<scalar_t>(), label.data_ptr<int64_t>(),
                               weight.has_value() ? weight->data_ptr<acc_t>() : nullptr,
                               lse.data_ptr<acc_t>(), keep.has_value() ? keep->data_ptr<bool>() : nullptr,
-                              scale.item<acc_t>(), grad.data_ptr<acc_t>(), s, ignore_index,
-                              align_corners);
+                              scale.item<acc_t>(), grad.data_ptr<acc_t>(), next.data_ptr<acc_t>(), s,
+                              ignore_index, align_corners);
   });
   return grad;
 }
