@@ -24,21 +24,17 @@ struct Shape {
   int64_t n, c, h, w, out_h, out_w;
 };
 
+// Per-pixel max and sum of exp(z - max) of one output row of C×out_w logits (vectorisable).
 template <typename acc_t>
-struct PixelLoss {
-  acc_t loss, prob, lse;
-};
-
-// Cross-entropy of one pixel whose C logits are z[0], z[stride], ... (label in [0, C)).
-template <typename acc_t>
-inline PixelLoss<acc_t> pixel_loss(const acc_t* z, int64_t stride, int64_t c, int64_t label,
-                                   acc_t weight) {
-  acc_t m = z[0];
-  for (int64_t k = 1; k < c; ++k) m = std::max(m, z[k * stride]);
-  acc_t s = 0;
-  for (int64_t k = 0; k < c; ++k) s += std::exp(z[k * stride] - m);
-  const acc_t shifted = z[label * stride] - m;
-  return {weight * (std::log(s) - shifted), std::exp(shifted) / s, m + std::log(s)};
+void row_softmax_stats(const acc_t* z, int64_t c, int64_t out_w, acc_t* m, acc_t* sum) {
+  std::copy(z, z + out_w, m);
+  for (int64_t k = 1; k < c; ++k) {
+    for (int64_t x = 0; x < out_w; ++x) m[x] = std::max(m[x], z[k * out_w + x]);
+  }
+  std::fill(sum, sum + out_w, acc_t(0));
+  for (int64_t k = 0; k < c; ++k) {
+    for (int64_t x = 0; x < out_w; ++x) sum[x] += std::exp(z[k * out_w + x] - m[x]);
+  }
 }
 
 template <typename scalar_t>
@@ -53,12 +49,13 @@ void forward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_t
   const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, s.out_w * s.c));
   at::parallel_for(0, s.n * s.out_h, grain, [&](int64_t begin, int64_t end) {
     RowCache<scalar_t, acc_t> cache(s.c, s.h, s.w, xs);
-    std::vector<acc_t> z(s.c * s.out_w);
+    std::vector<acc_t> z(s.c * s.out_w), m(s.out_w), sum(s.out_w);
     int64_t valid = 0, bad = 0;
     for (int64_t row = begin; row < end; ++row) {
       const Tap<acc_t>& ty = ys[row % s.out_h];
       const auto rows = cache.rows(in + (row / s.out_h) * s.c * s.h * s.w, ty);
       for (int64_t i = 0; i < s.c * s.out_w; ++i) z[i] = rows.first[i] * ty.w0 + rows.second[i] * ty.w1;
+      row_softmax_stats(z.data(), s.c, s.out_w, m.data(), sum.data());
       for (int64_t x = 0; x < s.out_w; ++x) {
         const int64_t p = row * s.out_w + x, l = label[p];
         if (l == ignore_index || l < 0 || l >= s.c) {
@@ -68,10 +65,10 @@ void forward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_t
           lse[p] = 0;
           continue;
         }
-        const PixelLoss<acc_t> r = pixel_loss<acc_t>(z.data() + x, s.out_w, s.c, l, weight ? weight[l] : acc_t(1));
-        loss[p] = r.loss;
-        prob[p] = r.prob;
-        lse[p] = r.lse;
+        const acc_t shifted = z[l * s.out_w + x] - m[x], log_sum = std::log(sum[x]);
+        loss[p] = (weight ? weight[l] : acc_t(1)) * (log_sum - shifted);
+        prob[p] = std::exp(shifted) / sum[x];
+        lse[p] = m[x] + log_sum;
         ++valid;
       }
     }
