@@ -114,8 +114,9 @@ def worker(args: argparse.Namespace) -> None:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     cuda_peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == 'cuda' else None
-    print(json.dumps(dict(sec_per_iter=sorted(times)[len(times) // 2], mean_sec_per_iter=sum(times) / len(times),
-                          cuda_peak_mib=cuda_peak, last_loss=float(loss.detach()))))
+    print(json.dumps(dict(sec_per_iter=sorted(times)[len(times) // 2], min_sec_per_iter=min(times),
+                          mean_sec_per_iter=sum(times) / len(times), cuda_peak_mib=cuda_peak,
+                          last_loss=float(loss.detach()))))
 
 
 def run_worker(python: str, name: str, args: argparse.Namespace) -> Dict[str, Any]:
@@ -151,13 +152,14 @@ def ratio(ours: Optional[float], ref: Optional[float]) -> Optional[float]:
 
 
 def print_table(results: Dict[str, Dict[str, Any]]) -> None:
-    print(f'{"":12s} {"s/iter":>8s} {"max RSS MiB":>12s} {"CUDA peak MiB":>14s}')
+    print(f'{"":12s} {"s/iter":>8s} {"min s/iter":>10s} {"max RSS MiB":>12s} {"CUDA peak MiB":>14s}')
     for name, r in results.items():
         cuda = '-' if r['cuda_peak_mib'] is None else f'{r["cuda_peak_mib"]:.0f}'
-        print(f'{name:12s} {r["sec_per_iter"]:8.3f} {r["max_rss_mib"]:12.0f} {cuda:>14s}')
+        print(f'{name:12s} {r["sec_per_iter"]:8.3f} {r["min_sec_per_iter"]:10.3f} {r["max_rss_mib"]:12.0f} '
+              f'{cuda:>14s}')
     if 'mmseg-1.2.2' in results:
         ours, ref = results['ours'], results['mmseg-1.2.2']
-        for key in ('sec_per_iter', 'max_rss_mib', 'cuda_peak_mib'):
+        for key in ('sec_per_iter', 'min_sec_per_iter', 'max_rss_mib', 'cuda_peak_mib'):
             value = ratio(ours[key], ref[key])
             if value is not None:
                 print(f'ratio ours / mmseg-1.2.2 {key}: {value:.3f}')
