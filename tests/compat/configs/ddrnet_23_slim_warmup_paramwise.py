@@ -10,7 +10,7 @@ train_cfg = dict()
 test_cfg = dict(mode='whole')
 optimizer = dict(
     type='AdamW', lr=0.00006, betas=(0.9, 0.999), weight_decay=0.01,
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.), 'norm': dict(decay_mult=0.)}))
+    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.)}, norm_decay_mult=0.))
 optimizer_config = dict(grad_clip=dict(max_norm=35, norm_type=2))
 lr_config = dict(policy='poly', warmup='linear', warmup_iters=1500, warmup_ratio=1e-6, power=1.0, min_lr=0.0,
                  by_epoch=False)
