@@ -31,12 +31,14 @@ def train(config: str, work_dir: str, options, *flags: str) -> list:
     return json_log(work_dir)
 
 
-def test_metrics(config: str, checkpoint: str, work_dir: str, options, metrics=('mIoU',)) -> dict:
-    run_tool('test.py', config_path(config), checkpoint, '--eval', *metrics, '--work-dir', work_dir,
-             '--cfg-options', *options, cwd=work_dir)
+def test_metrics(config: str, checkpoint: str, work_dir: str, options, metrics=('mIoU',),
+                 options_flag: str = '--cfg-options') -> dict:
+    """``tools/test.py CONFIG CKPT --eval METRICS``: the metrics of the JSON it writes (and its output)."""
+    proc = run_tool('test.py', config_path(config), checkpoint, '--eval', *metrics, '--work-dir', work_dir,
+                    options_flag, *options, cwd=work_dir)
     [path] = glob.glob(osp.join(work_dir, 'eval_*.json'))
     with open(path) as f:
-        return json.load(f)['metric']
+        return dict(json.load(f)['metric'], output=proc.stdout + proc.stderr)
 
 
 test_metrics.__test__ = False  # a helper, not a pytest test
@@ -139,7 +141,10 @@ def test_epoch_based_runner(tmp_path, cityscapes_root):
 
 
 def test_custom_dataset_trains_and_tests(tmp_path, custom_root):
-    """A user's CustomDataset: classes/palette from the config reach the checkpoint and the metrics."""
+    """A user's CustomDataset: classes/palette from the config reach the checkpoint and the metrics.
+
+    tools/test.py gets its overrides through the deprecated ``--options``, which warns but works.
+    """
     work_dir = str(tmp_path)
     options = [f'data.{s}.data_root={custom_root}' for s in ('train', 'val')] + [
         'data.train.pipeline.2.img_scale=(128,64)', 'data.train.pipeline.3.crop_size=(64,64)',
@@ -155,6 +160,7 @@ def test_custom_dataset_trains_and_tests(tmp_path, custom_root):
 
     metric = test_metrics('ddrnet_23_slim_custom_dataset', osp.join(work_dir, 'latest.pth'), work_dir,
                           [f'data.test.data_root={custom_root}', 'data.test.pipeline.1.img_scale=(128,64)'],
-                          metrics=('mIoU', 'mDice'))
+                          metrics=('mIoU', 'mDice'), options_flag='--options')
+    assert '--options is deprecated' in metric['output']
     assert metric['mIoU'] == pytest.approx(val['mIoU'], abs=1e-5)
     assert set(metric) >= {'aAcc', 'mIoU', 'mDice'} | {f'IoU.{c}' for c in CUSTOM_CLASSES}
