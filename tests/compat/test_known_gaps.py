@@ -4,6 +4,7 @@ Every test states what mmseg 0.x does; the reason says what happens here instead
 """
 import copy
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -64,6 +65,17 @@ def test_ohem_pixel_sampler():
     pixel_loss = F.cross_entropy(full, target, ignore_index=255, reduction='none')
     expected = (pixel_loss * keep).mean()
     assert torch.allclose(head.losses(logits, label)['loss_ce'], expected, atol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "mmseg_ddrnet/datasets/pipelines RandomFlip: flip_ratio= raises ConfigError; mmseg 0.x's RandomFlip "
+    "maps the old flip_ratio to prob with a deprecation warning (@deprecated_api_warning), so early 0.x configs "
+    "with dict(type='RandomFlip', flip_ratio=0.5) ran"))
+def test_random_flip_flip_ratio_spelling():
+    flip = PIPELINES.build(dict(type='RandomFlip', flip_ratio=1.0))
+    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    out = flip(dict(img=img.copy(), seg_fields=[]))
+    assert out['flip'] is True and np.array_equal(out['img'], img[:, ::-1])
 
 
 @pytest.mark.xfail(strict=True, reason='mmseg_ddrnet/datasets/pipelines: this mmseg 0.x transform is not '

@@ -31,11 +31,12 @@ def train(config: str, work_dir: str, options, *flags: str) -> list:
     return json_log(work_dir)
 
 
-def test_metrics(config: str, checkpoint: str, work_dir: str, options, metrics=('mIoU',),
+def test_metrics(config_file: str, checkpoint: str, work_dir: str, options=(), metrics=('mIoU',),
                  options_flag: str = '--cfg-options') -> dict:
     """``tools/test.py CONFIG CKPT --eval METRICS``: the metrics of the JSON it writes (and its output)."""
-    proc = run_tool('test.py', config_path(config), checkpoint, '--eval', *metrics, '--work-dir', work_dir,
-                    options_flag, *options, cwd=work_dir)
+    overrides = [options_flag, *options] if options else []
+    proc = run_tool('test.py', config_file, checkpoint, '--eval', *metrics, '--work-dir', work_dir, *overrides,
+                    cwd=work_dir)
     [path] = glob.glob(osp.join(work_dir, 'eval_*.json'))
     with open(path) as f:
         return dict(json.load(f)['metric'], output=proc.stdout + proc.stderr)
@@ -64,7 +65,7 @@ def test_fork_recipe_trains_validates_and_tests(tmp_path, cityscapes_root):
     ckpt = load_ckpt(osp.join(work_dir, 'latest.pth'))
     assert ckpt['meta']['iter'] == 2 and len(ckpt['meta']['CLASSES']) == CITYSCAPES_CLASSES
 
-    metric = test_metrics('ddrnet_23_slim_fork_cityscapes', osp.join(work_dir, 'latest.pth'), work_dir,
+    metric = test_metrics(config_path('ddrnet_23_slim_fork_cityscapes'), osp.join(work_dir, 'latest.pth'), work_dir,
                           small_options(cityscapes_root, splits=('test',)))
     assert metric['mIoU'] == pytest.approx(val['mIoU'], abs=1e-5)
     assert metric['aAcc'] == pytest.approx(val['aAcc'], abs=1e-5)
@@ -82,10 +83,14 @@ def test_custom_imports_hook_runs_without_validation(tmp_path, cityscapes_root):
 
 
 def test_full_runtime_keys(tmp_path, cityscapes_root):
-    """fp16, TensorBoard, max_keep_ckpts, find_unused_parameters, gpu_ids=range(..), nccl on a CPU box."""
+    """fp16, TensorBoard, max_keep_ckpts, find_unused_parameters, gpu_ids=range(..), nccl on a CPU box;
+    then the 0.x habit of testing with the config dumped into the work dir (overrides included)."""
     work_dir = str(tmp_path)
     records = train('ddrnet_23_slim_full_runtime', work_dir, small_options(cityscapes_root))
     assert [r['mode'] for r in records] == ['train', 'train', 'val']
+    metric = test_metrics(osp.join(work_dir, 'ddrnet_23_slim_full_runtime.py'), osp.join(work_dir, 'latest.pth'),
+                          work_dir)
+    assert metric['mIoU'] == pytest.approx(records[2]['mIoU'], abs=1e-5)
     assert {'decode.loss_ce', 'aux.loss_ce'} <= set(records[0])
     assert glob.glob(osp.join(work_dir, 'tf_logs', 'events.out.tfevents.*'))
     assert not osp.exists(osp.join(work_dir, 'iter_1.pth'))  # max_keep_ckpts=1 removed it
@@ -158,7 +163,7 @@ def test_custom_dataset_trains_and_tests(tmp_path, custom_root):
     assert tuple(meta['CLASSES']) == CUSTOM_CLASSES
     assert [list(p) for p in meta['PALETTE']] == [[128, 64, 128], [70, 70, 70], [70, 130, 180]]
 
-    metric = test_metrics('ddrnet_23_slim_custom_dataset', osp.join(work_dir, 'latest.pth'), work_dir,
+    metric = test_metrics(config_path('ddrnet_23_slim_custom_dataset'), osp.join(work_dir, 'latest.pth'), work_dir,
                           [f'data.test.data_root={custom_root}', 'data.test.pipeline.1.img_scale=(128,64)'],
                           metrics=('mIoU', 'mDice'), options_flag='--options')
     assert '--options is deprecated' in metric['output']
