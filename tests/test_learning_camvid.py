@@ -54,7 +54,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.slow
 def test_ddrnet_23_slim_fits_a_few_camvid_images(camvid_root, tmp_path, one_thread):
     cfg = _config(camvid_root, tmp_path / 'work')
     torch.manual_seed(0)
