@@ -13,7 +13,7 @@ from mmseg_ddrnet.models import build_segmentor
 
 CITYSCAPES_CONFIGS = ['ddrnet_23_slim_fork_cityscapes', 'ddrnet_23_slim_full_runtime', 'ddrnet_23_slim_repeat_dataset',
                       'ddrnet_23_slim_warmup_paramwise', 'ddrnet_23_slim_custom_imports', 'ddrnet_23_slim_custom_loss',
-                      'ddrnet_23_slim_epoch_runner']
+                      'ddrnet_23_slim_epoch_runner', 'ddrnet_23_slim_1x_model_dict']
 ALL_CONFIGS = CITYSCAPES_CONFIGS + ['ddrnet_23_slim_custom_dataset']
 
 
@@ -61,6 +61,18 @@ def test_fork_recipe_losses():
         assert torch.allclose(torch.as_tensor(loss.class_weight, dtype=torch.float64).flatten(),
                               torch.tensor(cfg.class_weight, dtype=torch.float64))
     assert model.auxiliary_head.in_index == 0 and model.auxiliary_head.in_channels == 64
+
+
+def test_1x_model_dict_is_the_fork_model():
+    """mmseg 1.x's DDRNet model section in a 0.x config: the same network as the fork spelling, the
+    DDRHead's [main, aux] losses on the final and the 1/8 spatial features."""
+    model = build_model(load('ddrnet_23_slim_1x_model_dict'))
+    fork = build_model(load('ddrnet_23_slim_fork_cityscapes'))
+    assert shapes(model, ('',)) == shapes(fork, ('',))
+    assert [(type(m).__name__, m.loss_weight) for m in model.decode_head.loss_decode] == [('OhemCrossEntropy', 1.0)]
+    assert [(type(m).__name__, m.loss_weight) for m in model.auxiliary_head.loss_decode] == \
+           [('OhemCrossEntropy', 0.4)]
+    assert (model.decode_head.in_index, model.auxiliary_head.in_index) == (-1, 0)
 
 
 def test_loss_override_with_delete_replaces_ohem():

@@ -71,6 +71,16 @@ def test_fork_recipe_trains_validates_and_tests(tmp_path, cityscapes_root):
     assert metric['aAcc'] == pytest.approx(val['aAcc'], abs=1e-5)
 
 
+def test_1x_model_dict_trains_with_main_and_aux_losses(tmp_path, cityscapes_root):
+    """The pasted mmseg 1.x model section trains with OHEM on both outputs (aux weight 0.4)."""
+    work_dir = str(tmp_path)
+    records = train('ddrnet_23_slim_1x_model_dict', work_dir, small_options(cityscapes_root) + ['runner.max_iters=2'],
+                    '--no-validate')
+    assert [r['iter'] for r in records] == [1, 2]
+    for r in records:
+        assert r['loss'] == pytest.approx(r['decode.loss_ohem'] + r['aux.loss_ohem'], abs=2e-5)
+
+
 def test_custom_imports_hook_runs_without_validation(tmp_path, cityscapes_root):
     """``custom_imports`` registers the user's hook; ``--no-validate`` skips evaluation."""
     work_dir = str(tmp_path)
