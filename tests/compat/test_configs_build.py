@@ -14,7 +14,7 @@ from mmseg_ddrnet.models import build_segmentor
 CITYSCAPES_CONFIGS = ['ddrnet_23_slim_fork_cityscapes', 'ddrnet_23_slim_full_runtime', 'ddrnet_23_slim_repeat_dataset',
                       'ddrnet_23_slim_warmup_paramwise', 'ddrnet_23_slim_custom_imports', 'ddrnet_23_slim_custom_loss',
                       'ddrnet_23_slim_epoch_runner', 'ddrnet_23_slim_1x_model_dict']
-ALL_CONFIGS = CITYSCAPES_CONFIGS + ['ddrnet_23_slim_custom_dataset']
+ALL_CONFIGS = CITYSCAPES_CONFIGS + ['ddrnet_23_slim_custom_dataset', 'ddrnet_23_slim_user_dataset']
 
 
 def load(name: str, options=()) -> Config:
@@ -45,7 +45,7 @@ def test_backbone_and_head_match_the_projects_slim_recipe(name):
     assert model.backbone.out_channels == (64, 128)
     expected = shapes(ours, ('backbone.', 'decode_head.'))
     got = shapes(model, ('backbone.', 'decode_head.'))
-    if name == 'ddrnet_23_slim_custom_dataset':  # 3 classes instead of 19
+    if model.decode_head.num_classes == 3:  # the user datasets: road, building, sky
         expected = {k: v if 'conv_seg' not in k else (3,) + v[1:] for k, v in expected.items()}
     assert got == expected
 
@@ -120,3 +120,16 @@ def test_custom_dataset_builds(custom_root):
     # the files hold 0 (unlabelled) and 1..3; reduce_zero_label maps them to 255 and 0..2
     assert set(np.unique(dataset.get_gt_seg_map_by_idx(0)).tolist()) == {0, 1, 2, 255}
     _check_sample(dataset[0], 64)
+
+
+def test_user_dataset_class_from_custom_imports(custom_root):
+    """The 0.x tutorial's dataset subclass: classes, palette, suffixes and reduce_zero_label from the class."""
+    cfg = load('ddrnet_23_slim_user_dataset', [f'data.{s}.data_root={custom_root}' for s in ('train', 'val')])
+    train = build_dataset(cfg.data.train)
+    val = build_dataset(cfg.data.val, dict(test_mode=True))
+    assert type(train).__name__ == 'UserRoadDataset' and (len(train), len(val)) == (4, 2)
+    assert tuple(val.CLASSES) == CUSTOM_CLASSES and [list(p) for p in val.PALETTE] == cfg.palette
+    gts = [val.get_gt_seg_map_by_idx(i) for i in range(len(val))]
+    preds = [np.where(gt == 255, 0, gt) for gt in gts]  # perfect on every labelled pixel
+    metrics = val.evaluate(preds, metric='mIoU')
+    assert metrics['mIoU'] == pytest.approx(1.0) and metrics['IoU.sky'] == pytest.approx(1.0)

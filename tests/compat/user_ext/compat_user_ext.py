@@ -1,8 +1,10 @@
 """A user's extension module as an mmseg-0.x user writes it, loaded through ``custom_imports``.
 
-Only the imports differ from 0.x (``mmseg.models.builder.LOSSES`` and ``mmcv.runner.HOOKS``/``Hook``
-become this package's registries). The loss follows the 0.x loss contract: ``forward(cls_score, label,
-weight=None, ignore_index=255, **kwargs)`` where ``cls_score`` is already resized to the label size.
+Only the imports differ from 0.x (``mmseg.datasets.builder.DATASETS``, ``mmseg.datasets.custom.CustomDataset``,
+``mmseg.models.builder.LOSSES`` and ``mmcv.runner.HOOKS``/``Hook`` become this package's). The dataset follows
+the 0.x tutorial (class-level CLASSES/PALETTE, suffixes fixed in ``__init__``); the loss follows the 0.x loss
+contract: ``forward(cls_score, label, weight=None, ignore_index=255, **kwargs)`` where ``cls_score`` is already
+resized to the label size.
 """
 import os.path as osp
 
@@ -11,7 +13,20 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmseg_ddrnet.core.hooks.hook import Hook
-from mmseg_ddrnet.registry import HOOKS, LOSSES
+from mmseg_ddrnet.datasets.custom import CustomDataset
+from mmseg_ddrnet.registry import DATASETS, HOOKS, LOSSES
+
+
+@DATASETS.register_module()
+class UserRoadDataset(CustomDataset):
+    """road / building / sky; images ``.jpg``, labels ``.png`` with 0 = unlabelled."""
+
+    CLASSES = ('road', 'building', 'sky')
+    PALETTE = [[128, 64, 128], [70, 70, 70], [70, 130, 180]]
+
+    def __init__(self, **kwargs):
+        super().__init__(img_suffix='.jpg', seg_map_suffix='.png', reduce_zero_label=True, **kwargs)
+        assert osp.exists(self.img_dir)
 
 
 @LOSSES.register_module()
