@@ -3,11 +3,14 @@
 The sample 0.x configs in ``configs/`` keep their real sizes; :func:`small_options` shrinks them
 through ``--cfg-options`` as a user would.
 """
+import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import List, Sequence
+
+from mmseg_ddrnet.config import Config, DictAction
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = Path(__file__).resolve().parent / 'configs'
@@ -18,6 +21,16 @@ CUSTOM_CLASSES = ('road', 'building', 'sky')
 
 def config_path(name: str) -> str:
     return str(CONFIGS / f'{name}.py')
+
+
+def load_config(name: str, options: Sequence[str] = ()) -> Config:
+    """``Config.fromfile`` of a sample config plus ``--cfg-options`` parsed the way the tools parse them."""
+    cfg = Config.fromfile(config_path(name))
+    if options:
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+        cfg.merge_from_dict(parser.parse_args(['--cfg-options', *options]).cfg_options)
+    return cfg
 
 
 def small_options(data_root: str, splits: Sequence[str] = ('train', 'val', 'test'),

@@ -1,13 +1,12 @@
 """Sample mmseg-0.x configs load, build the model they describe and build their training set (in-process)."""
-import argparse
 import copy
 
 import numpy as np
 import pytest
 import torch
 
-from compat_utils import CUSTOM_CLASSES, IMAGE_HW, REPO, config_path, small_options
-from mmseg_ddrnet.config import Config, DictAction
+from compat_utils import CUSTOM_CLASSES, IMAGE_HW, REPO, load_config, small_options
+from mmseg_ddrnet.config import Config
 from mmseg_ddrnet.datasets import build_dataset
 from mmseg_ddrnet.models import build_segmentor
 
@@ -15,16 +14,6 @@ CITYSCAPES_CONFIGS = ['ddrnet_23_slim_fork_cityscapes', 'ddrnet_23_slim_full_run
                       'ddrnet_23_slim_warmup_paramwise', 'ddrnet_23_slim_custom_imports', 'ddrnet_23_slim_custom_loss',
                       'ddrnet_23_slim_epoch_runner', 'ddrnet_23_slim_1x_model_dict']
 ALL_CONFIGS = CITYSCAPES_CONFIGS + ['ddrnet_23_slim_custom_dataset', 'ddrnet_23_slim_user_dataset']
-
-
-def load(name: str, options=()) -> Config:
-    """``Config.fromfile`` plus ``--cfg-options`` parsed the way the tools parse them."""
-    cfg = Config.fromfile(config_path(name))
-    if options:
-        parser = argparse.ArgumentParser()
-        parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-        cfg.merge_from_dict(parser.parse_args(['--cfg-options', *options]).cfg_options)
-    return cfg
 
 
 def build_model(cfg: Config) -> torch.nn.Module:
@@ -41,7 +30,7 @@ def test_backbone_and_head_match_the_projects_slim_recipe(name):
     """The fork spelling ``extra=dict(layers, planes, spp_planes, head_planes)`` builds DDRNet-23-slim."""
     ours = build_segmentor(copy.deepcopy(Config.fromfile(
         str(REPO / 'configs' / '_base_' / 'models' / 'ddrnet_23_slim.py')).model))
-    model = build_model(load(name))
+    model = build_model(load_config(name))
     assert model.backbone.out_channels == (64, 128)
     expected = shapes(ours, ('backbone.', 'decode_head.'))
     got = shapes(model, ('backbone.', 'decode_head.'))
@@ -52,7 +41,7 @@ def test_backbone_and_head_match_the_projects_slim_recipe(name):
 
 def test_fork_recipe_losses():
     """OHEM with the OCNet class weights on both heads; the auxiliary head reads the 1/8 spatial branch."""
-    cfg = load('ddrnet_23_slim_fork_cityscapes')
+    cfg = load_config('ddrnet_23_slim_fork_cityscapes')
     model = build_model(cfg)
     for head, weight in ((model.decode_head, 1.0), (model.auxiliary_head, 0.4)):
         [loss] = head.loss_decode
@@ -66,8 +55,8 @@ def test_fork_recipe_losses():
 def test_1x_model_dict_is_the_fork_model():
     """mmseg 1.x's DDRNet model section in a 0.x config: the same network as the fork spelling, the
     DDRHead's [main, aux] losses on the final and the 1/8 spatial features."""
-    model = build_model(load('ddrnet_23_slim_1x_model_dict'))
-    fork = build_model(load('ddrnet_23_slim_fork_cityscapes'))
+    model = build_model(load_config('ddrnet_23_slim_1x_model_dict'))
+    fork = build_model(load_config('ddrnet_23_slim_fork_cityscapes'))
     assert shapes(model, ('',)) == shapes(fork, ('',))
     assert [(type(m).__name__, m.loss_weight) for m in model.decode_head.loss_decode] == [('OhemCrossEntropy', 1.0)]
     assert [(type(m).__name__, m.loss_weight) for m in model.auxiliary_head.loss_decode] == \
@@ -77,13 +66,13 @@ def test_1x_model_dict_is_the_fork_model():
 
 def test_loss_override_with_delete_replaces_ohem():
     """``_delete_=True`` swaps the inherited OHEM loss for a plain cross-entropy (mmcv merge rules)."""
-    model = build_model(load('ddrnet_23_slim_full_runtime'))
+    model = build_model(load_config('ddrnet_23_slim_full_runtime'))
     assert [type(m).__name__ for m in model.decode_head.loss_decode] == ['CrossEntropyLoss']
     assert model.decode_head.loss_decode[0].loss_name == 'loss_ce'
 
 
 def test_legacy_top_level_train_and_test_cfg():
-    cfg = load('ddrnet_23_slim_warmup_paramwise')
+    cfg = load_config('ddrnet_23_slim_warmup_paramwise')
     assert cfg.model.train_cfg is None and cfg.test_cfg == dict(mode='whole')
     assert build_model(cfg).test_cfg['mode'] == 'whole'
 
@@ -97,7 +86,8 @@ def _check_sample(sample: dict, crop: int) -> None:
 @pytest.mark.parametrize('name', CITYSCAPES_CONFIGS)
 def test_cityscapes_train_set_builds(name, cityscapes_root):
     repeat = name == 'ddrnet_23_slim_repeat_dataset'
-    cfg = load(name, small_options(cityscapes_root, train_key='data.train.dataset' if repeat else 'data.train'))
+    train_key = 'data.train.dataset' if repeat else 'data.train'
+    cfg = load_config(name, small_options(cityscapes_root, train_key=train_key))
     dataset = build_dataset(cfg.data.train)
     assert len(dataset) == (3 * 4 if repeat else 4)
     assert len(dataset.CLASSES) == 19
@@ -109,10 +99,9 @@ def test_cityscapes_train_set_builds(name, cityscapes_root):
 
 def test_custom_dataset_builds(custom_root):
     """Split file, suffixes, classes, palette and ``reduce_zero_label`` as 0.x reads them."""
-    cfg = load('ddrnet_23_slim_custom_dataset', [f'data.train.data_root={custom_root}',
-                                                 'data.train.pipeline.2.img_scale=(128,64)',
-                                                 'data.train.pipeline.3.crop_size=(64,64)',
-                                                 'data.train.pipeline.7.size=(64,64)'])
+    cfg = load_config('ddrnet_23_slim_custom_dataset', [
+        f'data.train.data_root={custom_root}', 'data.train.pipeline.2.img_scale=(128,64)',
+        'data.train.pipeline.3.crop_size=(64,64)', 'data.train.pipeline.7.size=(64,64)'])
     dataset = build_dataset(cfg.data.train)
     assert len(dataset) == 4  # train_004 is not in splits/train.txt
     assert tuple(dataset.CLASSES) == CUSTOM_CLASSES
@@ -124,7 +113,8 @@ def test_custom_dataset_builds(custom_root):
 
 def test_user_dataset_class_from_custom_imports(custom_root):
     """The 0.x tutorial's dataset subclass: classes, palette, suffixes and reduce_zero_label from the class."""
-    cfg = load('ddrnet_23_slim_user_dataset', [f'data.{s}.data_root={custom_root}' for s in ('train', 'val')])
+    roots = [f'data.{s}.data_root={custom_root}' for s in ('train', 'val')]
+    cfg = load_config('ddrnet_23_slim_user_dataset', roots)
     train = build_dataset(cfg.data.train)
     val = build_dataset(cfg.data.val, dict(test_mode=True))
     assert type(train).__name__ == 'UserRoadDataset' and (len(train), len(val)) == (4, 2)

@@ -2,7 +2,6 @@
 
 Every test states what mmseg 0.x does; the reason says what happens here instead.
 """
-import argparse
 import copy
 import pickle
 
@@ -12,8 +11,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from compat_utils import REPO, config_path, run_tool, small_options
-from mmseg_ddrnet.config import Config, DictAction
+from compat_utils import REPO, config_path, load_config, run_tool, small_options
+from mmseg_ddrnet.config import Config
 from mmseg_ddrnet.datasets import build_dataset
 from mmseg_ddrnet.engine.checkpoint import save_checkpoint
 from mmseg_ddrnet.models import build_segmentor
@@ -139,21 +138,14 @@ def test_mmcv_lr_policy(lr_config):
     assert build_lr_schedule(dict(lr_config, by_epoch=False), by_epoch_default=False) is not None
 
 
-def _small_cfg(name: str, root: str, *extra: str) -> Config:
-    cfg = Config.fromfile(config_path(name))
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    cfg.merge_from_dict(parser.parse_args(['--cfg-options', *small_options(root), *extra]).cfg_options)
-    return cfg
-
-
 @pytest.mark.xfail(strict=True, reason=(
     "mmseg_ddrnet/apis/train.py _split_optimizer_config accepts only OptimizerHook/Fp16OptimizerHook; mmcv 1.x's "
     "optimizer_config=dict(type='GradientCumulativeOptimizerHook', cumulative_iters=N) raises ConfigError"))
 def test_gradient_cumulative_optimizer_hook(tmp_path, cityscapes_root):
     from mmseg_ddrnet.apis.train import train_segmentor
-    cfg = _small_cfg('ddrnet_23_slim_fork_cityscapes', cityscapes_root, 'runner.max_iters=2',
-                     'optimizer_config.type=GradientCumulativeOptimizerHook', 'optimizer_config.cumulative_iters=2')
+    cfg = load_config('ddrnet_23_slim_fork_cityscapes', small_options(cityscapes_root) + [
+        'runner.max_iters=2', 'optimizer_config.type=GradientCumulativeOptimizerHook',
+        'optimizer_config.cumulative_iters=2'])
     cfg.work_dir, cfg.gpu_ids, cfg.seed = str(tmp_path), [0], 0
     train_segmentor(build_segmentor(copy.deepcopy(cfg.model)), [build_dataset(cfg.data.train)], cfg)
     assert (tmp_path / 'iter_2.pth').is_file()
@@ -177,7 +169,7 @@ def gloo_group(tmp_path):
     'configs/ddrnet/ddrnet_23_slim_demo_cityscapes.py 2'))
 def test_syncbn_config_trains_distributed_on_cpu(tmp_path, gloo_group, cityscapes_root):
     from mmseg_ddrnet.apis.train import train_segmentor
-    cfg = _small_cfg('ddrnet_23_slim_fork_cityscapes', cityscapes_root, 'runner.max_iters=1')
+    cfg = load_config('ddrnet_23_slim_fork_cityscapes', small_options(cityscapes_root) + ['runner.max_iters=1'])
     cfg.work_dir, cfg.gpu_ids, cfg.seed = str(tmp_path), [0], 0
     model = build_segmentor(copy.deepcopy(cfg.model))
     train_segmentor(model, [build_dataset(cfg.data.train)], cfg, distributed=True, validate=False)
