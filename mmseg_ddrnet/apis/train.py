@@ -15,6 +15,7 @@ from ..engine.checkpoint import load_checkpoint
 from ..engine.dist import get_device
 from ..engine.optimizer import build_optimizer
 from ..engine.rng import init_random_seed, set_random_seed
+from ..models.utils import revert_sync_batchnorm
 from ..engine.runner import build_runner
 from ..utils import ConfigError, get_root_logger, warn_once
 from ..version import __version__
@@ -54,6 +55,9 @@ def _place_model(model: nn.Module, cfg: Any, distributed: bool) -> Tuple[nn.Modu
     else:
         device = torch.device('cuda', (cfg.get('gpu_ids') or [0])[0])
     model = model.to(device)
+    if distributed and device.type == 'cpu' and any(isinstance(m, nn.SyncBatchNorm) for m in model.modules()):
+        warn_once('SyncBN cannot sync CPU processes under DDP: each process normalises with its own batch')
+        model = revert_sync_batchnorm(model)
     if distributed:
         model = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == 'cuda' else None, broadcast_buffers=False,
@@ -151,5 +155,5 @@ def _resume_or_load(runner: Any, cfg: Any, logger: Any) -> None:
     if resume_from:
         runner.resume(resume_from)
     elif cfg.get('load_from'):
-        load_checkpoint(runner.model, cfg.load_from, map_location='cpu', logger=logger)
+        load_checkpoint(runner.model, cfg.load_from, map_location='cpu', logger=logger, skip_mismatched=True)
         logger.info(f'load weights from {cfg.load_from}')

@@ -84,6 +84,7 @@ def save_checkpoint(state: dict, filename: PathLike) -> None:
     folder = os.path.dirname(os.path.abspath(filename))
     os.makedirs(folder, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(prefix=f'.{os.path.basename(filename)}.', suffix='.tmp', dir=folder)
+    os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600 files; checkpoints get the usual mode
     try:
         with os.fdopen(fd, 'wb') as f:
             torch.save(state, f)
@@ -95,6 +96,12 @@ def save_checkpoint(state: dict, filename: PathLike) -> None:
             os.remove(tmp_path)
         raise
     _fsync_dir(folder)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: str) -> None:
@@ -172,10 +179,12 @@ def _short_list(keys: List[str], limit: int = 20) -> str:
 
 
 def load_state_dict(module: nn.Module, state_dict: StateDict, strict: bool = False,
-                    logger: Optional[logging.Logger] = None) -> None:
+                    logger: Optional[logging.Logger] = None, skip_mismatched: bool = False) -> None:
     """Copy ``state_dict`` into ``module`` (DDP unwrapped).
 
-    A tensor whose shape differs from the model's is always an error naming the keys and both shapes.
+    A tensor whose shape differs from the model's is an error naming the keys and both shapes, unless
+    ``skip_mismatched`` (fine-tuning with ``load_from``, as mmcv's non-strict loading): then it is left
+    as initialised and named in a warning.
     Missing and unexpected keys are an error when ``strict``, a logged warning otherwise
     (missing BN ``num_batches_tracked`` counters are ignored).
     """
@@ -183,7 +192,12 @@ def load_state_dict(module: nn.Module, state_dict: StateDict, strict: bool = Fal
     own = module.state_dict()
     mismatched = [f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(own[key].shape)}'
                   for key, value in state_dict.items() if key in own and own[key].shape != value.shape]
-    if mismatched:
+    if mismatched and skip_mismatched:
+        print_log(f'Skipped {len(mismatched)} checkpoint tensor(s) whose shape differs from the model '
+                  f'(left as initialised): {"; ".join(mismatched[:20])}', logger, logging.WARNING)
+        state_dict = {key: value for key, value in state_dict.items()
+                      if key not in own or own[key].shape == value.shape}
+    elif mismatched:
         raise CheckpointError(
             f'checkpoint does not fit the model: {len(mismatched)} tensor(s) differ in shape '
             f'({"; ".join(mismatched[:20])}{"; ..." if len(mismatched) > 20 else ""}); '
@@ -205,7 +219,7 @@ def load_state_dict(module: nn.Module, state_dict: StateDict, strict: bool = Fal
 
 def load_checkpoint(model: nn.Module, filename: PathLike, map_location: Any = 'cpu', strict: bool = False,
                     revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''),),
-                    logger: Optional[logging.Logger] = None) -> dict:
+                    logger: Optional[logging.Logger] = None, skip_mismatched: bool = False) -> dict:
     """Load the weights of ``filename`` into ``model`` and return the whole checkpoint (as a dict).
 
     Accepts our format (``{'meta', 'state_dict', ...}``) and bare state dicts; ``revise_keys`` regex
@@ -215,7 +229,7 @@ def load_checkpoint(model: nn.Module, filename: PathLike, map_location: Any = 'c
     checkpoint = load_file(filename, map_location)
     state_dict = revise_state_dict_keys(extract_state_dict(checkpoint, filename), revise_keys)
     try:
-        load_state_dict(model, state_dict, strict=strict, logger=logger)
+        load_state_dict(model, state_dict, strict=strict, logger=logger, skip_mismatched=skip_mismatched)
     except CheckpointError as err:
         raise CheckpointError(f'{os.fspath(filename)}: {err}') from err
     return checkpoint

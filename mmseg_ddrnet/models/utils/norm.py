@@ -97,3 +97,24 @@ def uses_local_batch_stats(norm: nn.Module, input: torch.Tensor) -> bool:
 def is_norm(module: nn.Module) -> bool:
     """Whether ``module`` is a batch or group normalization layer."""
     return isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm))
+
+
+def revert_sync_batchnorm(module: nn.Module) -> nn.Module:
+    """Replace every ``nn.SyncBatchNorm`` in ``module`` by a ``BatchNorm2d`` holding the same state.
+
+    PyTorch's DDP refuses SyncBatchNorm on CPU modules (gloo cannot sync it), so CPU training
+    under DDP uses per-process statistics instead.
+    """
+    if isinstance(module, nn.SyncBatchNorm):
+        bn = nn.BatchNorm2d(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats)
+        bn.load_state_dict(module.state_dict())
+        bn.train(module.training)
+        for p_new, p_old in zip(bn.parameters(), module.parameters()):
+            p_new.requires_grad_(p_old.requires_grad)
+        return bn
+    for name, child in module.named_children():
+        new = revert_sync_batchnorm(child)
+        if new is not child:
+            setattr(module, name, new)
+    return module

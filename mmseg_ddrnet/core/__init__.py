@@ -1,0 +1,1 @@
+"""Evaluation (metrics, tables, Cityscapes evaluation) and training hooks."""
