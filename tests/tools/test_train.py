@@ -96,7 +96,9 @@ def test_no_validate_seed_diff_seed_and_cfg_options(tmp_path, config):
     assert torch.load(osp.join(work_dir, 'latest.pth'), weights_only=True)['meta']['iter'] == 3
 
 
-def test_deprecated_flags_warn(tmp_path, config, caplog):
+def test_deprecated_flags_warn(tmp_path, config, caplog, monkeypatch):
+    import mmseg_ddrnet.utils.logging as log_utils
+    monkeypatch.setattr(log_utils, '_warned', set())  # other tests in this process may have warned already
     caplog.set_level(logging.WARNING, logger='mmseg_ddrnet')
     logging.getLogger('mmseg_ddrnet').propagate = True
     try:
