@@ -28,6 +28,7 @@ from mmseg_ddrnet.engine.checkpoint import load_checkpoint  # noqa: E402
 from mmseg_ddrnet.engine.dist import get_dist_info, init_dist  # noqa: E402
 from mmseg_ddrnet.models import build_segmentor  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
+from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
 METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -35,16 +36,9 @@ SPLIT_KEYS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'tes
 CITYSCAPES_TMPDIR = '.format_cityscapes'
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad command lines are user errors: one line and exit status 1 (through ``run_cli``)."""
-
-    def error(self, message: str) -> None:
-        raise ConfigError(f'{self.prog}: {message} (see --help)')
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The mmseg 0.x ``tools/test.py`` options (both ``--a-b`` and ``--a_b`` spellings)."""
-    parser = _Parser(prog='tools/test.py', description='mmseg_ddrnet: test (and evaluate) a model')
+    parser = ArgumentParser(prog='tools/test.py', description='mmseg_ddrnet: test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', '--work_dir', dest='work_dir',

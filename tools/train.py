@@ -20,18 +20,12 @@ import torch  # noqa: E402
 
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
-
-
-class _Parser(argparse.ArgumentParser):
-    """Bad command lines are user errors: one line and exit status 1 (through ``run_cli``)."""
-
-    def error(self, message: str) -> None:
-        raise ConfigError(f'{self.prog}: {message} (see --help)')
+from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The mmseg 0.x ``tools/train.py`` options (both ``--a-b`` and ``--a_b`` spellings)."""
-    parser = _Parser(prog='tools/train.py', description='mmseg_ddrnet: train a segmentor')
+    parser = ArgumentParser(prog='tools/train.py', description='mmseg_ddrnet: train a segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', '--work_dir', dest='work_dir', help='the dir to save logs and models')
     parser.add_argument('--load-from', '--load_from', dest='load_from', help='the checkpoint file to load weights from')

@@ -8,7 +8,6 @@ import logging
 import os
 import pickle
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 
 from ..utils import CheckpointError, print_log
+from ..utils.io import atomic_write
 
 PathLike = Union[str, os.PathLike]
 StateDict = Dict[str, torch.Tensor]
@@ -81,41 +81,8 @@ def save_checkpoint(state: dict, filename: PathLike) -> None:
             f'cannot save checkpoint {filename}: {unsafe[0]} is a {unsafe[1]}, which torch.load(weights_only=True) '
             'cannot read; store tensors, numbers, strings, lists and dicts only')
     filename = os.fspath(filename)
-    folder = os.path.dirname(os.path.abspath(filename))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix=f'.{os.path.basename(filename)}.', suffix='.tmp', dir=folder)
-    os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600 files; checkpoints get the usual mode
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, filename)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-    _fsync_dir(folder)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: str) -> None:
-    """Persist the rename itself (best effort: not every platform can open a directory)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with atomic_write(filename, 'wb') as f:
+        torch.save(state, f)
 
 
 def load_file(filename: PathLike, map_location: Any = 'cpu') -> Any:

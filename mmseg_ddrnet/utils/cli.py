@@ -1,8 +1,9 @@
 """The command-line edge: user errors become one line on stderr and a non-zero exit."""
+import argparse
 import sys
 from typing import Callable, Optional
 
-from .errors import MMSegDDRNetError
+from .errors import ConfigError, MMSegDDRNetError
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -45,3 +46,10 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Bad command lines are user errors: one line and exit status 1 (through :func:`run_cli`)."""
+
+    def error(self, message: str) -> None:
+        raise ConfigError(f'{self.prog}: {message} (see --help)')

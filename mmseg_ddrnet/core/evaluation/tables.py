@@ -1,11 +1,12 @@
 """Metric tables: the per-class and summary tables printed after evaluation, and their JSON dump."""
 import json
 import os
-import tempfile
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
+
+from ...utils.io import atomic_write
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
@@ -53,19 +54,8 @@ def summarize(ret_metrics: Mapping[str, np.ndarray], class_names: Sequence[str])
 def dump_metrics_json(results: Mapping[str, float], path: str) -> None:
     """Write ``results`` (e.g. :func:`summarize`'s output) as JSON, atomically; NaN becomes null."""
     clean = {k: (None if isinstance(v, float) and np.isnan(v) else _plain(v)) for k, v in results.items()}
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.json.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(clean, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, 'w') as f:
+        json.dump(clean, f, indent=2)
 
 
 def _plain(value):

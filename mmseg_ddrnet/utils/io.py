@@ -1,0 +1,49 @@
+"""Atomic file writes: a crash leaves either the old file or the new one, never a torn one."""
+import contextlib
+import os
+import tempfile
+from typing import IO, Iterator, Union
+
+
+@contextlib.contextmanager
+def atomic_write(path: Union[str, os.PathLike], mode: str = 'wb') -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success fsync it and ``os.replace`` it onto ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=folder)
+    os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600 files; give the usual mode
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: str) -> None:
+    """Persist the rename itself (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
