@@ -1,10 +1,12 @@
 """The fused ops of ``mmcv_ext`` against their pure-PyTorch references: time and peak memory.
 
-Every (case, implementation) pair runs in a fresh subprocess, so that its peak memory is its own:
+Every (case, implementation) pair runs in two fresh subprocesses, one for its time and one for its
+peak memory, so that the peak is its own and the memory probe does not slow the timed calls:
 - CPU: the rise of the process's resident-set high-water mark (``VmHWM``, reset through
   ``/proc/self/clear_refs``) above its resident size before one call, with glibc's malloc told to
   hand big blocks back to the system (``MALLOC_MMAP_THRESHOLD_``) so freed tensors do not hide in
-  its free lists; this counts every byte the call touched, tensors and scratch buffers alike.
+  its free lists; this counts every byte the call touched, tensors and scratch buffers alike. That
+  setting turns every large allocation into fresh page faults, so the timed process runs without it.
 - CUDA: ``torch.cuda.max_memory_allocated`` above the memory allocated before the call.
 Times are the median (and best) of ``--repeat`` calls after one warm-up call; ``torch`` uses
 ``--threads`` threads. ``ext`` and ``ref`` subprocesses alternate for ``--rounds`` rounds, so that
@@ -124,8 +126,8 @@ def _peak_mb(run, device):
     return (_status_kb('VmHWM') - before) / 1024
 
 
-def worker(case, impl, device, repeat, threads):
-    """Run one case with one implementation; print its figures as JSON."""
+def worker(case, impl, what, device, repeat, threads):
+    """Run one case with one implementation; print its time or its peak memory as JSON."""
     import torch
     from mmseg_ddrnet import ops
     torch.set_num_threads(threads)
@@ -136,7 +138,9 @@ def worker(case, impl, device, repeat, threads):
     run = CASES[case](device)
     run()  # warm-up
     _sync(device)
-    peak = _peak_mb(run, device)
+    if what == 'memory':
+        print(json.dumps(dict(peak_mb=_peak_mb(run, device))))
+        return
     times = []
     for _ in range(repeat):
         _sync(device)
@@ -144,19 +148,27 @@ def worker(case, impl, device, repeat, threads):
         run()
         _sync(device)
         times.append((time.perf_counter() - start) * 1000)
-    print(json.dumps(dict(median_ms=statistics.median(times), best_ms=min(times), peak_mb=peak)))
+    print(json.dumps(dict(median_ms=statistics.median(times), best_ms=min(times))))
 
 
 # ---------------------------------------------------------------- the driver
 def measure(case, impl, args):
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536', OMP_NUM_THREADS=str(args.threads))
-    env.pop('MMSEG_DDRNET_DISABLE_EXT', None)
-    cmd = [sys.executable, os.path.abspath(__file__), '--worker', case, impl, '--device', args.device,
-           '--repeat', str(args.repeat), '--threads', str(args.threads)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        return dict(error=out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed')
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Time and peak memory of one (case, impl), each from its own subprocess."""
+    figures = {}
+    for what in ('time', 'memory'):
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+        if what == 'memory':
+            env['MALLOC_MMAP_THRESHOLD_'] = '65536'
+        env.pop('MMSEG_DDRNET_DISABLE_EXT', None)
+        cmd = [sys.executable, os.path.abspath(__file__), '--worker', case, impl, what, '--device', args.device,
+               '--repeat', str(args.repeat), '--threads', str(args.threads)]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            return dict(error=out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed')
+        figures.update(json.loads(out.stdout.strip().splitlines()[-1]))
+        if 'error' in figures:
+            return figures
+    return figures
 
 
 def merge(rounds):
@@ -195,7 +207,7 @@ def parse_args():
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     parser.add_argument('--json', help='also write the figures to this JSON file')
-    parser.add_argument('--worker', nargs=2, metavar=('CASE', 'IMPL'), help=argparse.SUPPRESS)
+    parser.add_argument('--worker', nargs=3, metavar=('CASE', 'IMPL', 'WHAT'), help=argparse.SUPPRESS)
     return parser.parse_args()
 
 

@@ -10,7 +10,9 @@
 #endif
 
 #include "confusion_matrix/confusion_matrix.h"
+#include "png_unfilter/png_unfilter.h"
 #include "resize_argmax/resize_argmax.h"
+#include "resize_crop/resize_crop.h"
 #include "seg_cross_entropy/seg_cross_entropy.h"
 
 namespace {
@@ -41,7 +43,8 @@ pybind11::dict build_info() {
   info["cuda"] = false;
   info["cuda_version"] = pybind11::none();
 #endif
-  info["ops"] = pybind11::make_tuple("resize_argmax", "seg_cross_entropy", "confusion_matrix");
+  info["ops"] = pybind11::make_tuple("resize_argmax", "seg_cross_entropy", "confusion_matrix", "resize_crop",
+                                     "png_unfilter");
   return info;
 }
 
@@ -65,4 +68,15 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("confusion_matrix", &mmcv_ext::confusion_matrix, "C×C (label, pred) histogram",
         pybind11::arg("pred"), pybind11::arg("label"), pybind11::arg("num_classes"),
         pybind11::arg("ignore_index"));
+  m.def("resize_crop", &mmcv_ext::resize_crop,
+        "A window of a bilinearly resized uint8 HWC image (cv2.resize arithmetic), the rest not computed",
+        pybind11::arg("src"), pybind11::arg("src_h"), pybind11::arg("dst_h"), pybind11::arg("dst_w"),
+        pybind11::arg("y0"), pybind11::arg("y1"), pybind11::arg("x0"), pybind11::arg("x1"));
+  m.def("resize_crop_rows_needed", &mmcv_ext::resize_crop_rows_needed,
+        "How many source rows from the top rows [0, y1) of a bilinear resize read",
+        pybind11::arg("src_h"), pybind11::arg("dst_h"), pybind11::arg("y1"));
+  m.def("png_unfilter", &mmcv_ext::png_unfilter,
+        "Undo the scanline filters of inflated 8-bit PNG data (optionally to BGR, alpha dropped)",
+        pybind11::arg("raw"), pybind11::arg("rows"), pybind11::arg("width"), pybind11::arg("channels"),
+        pybind11::arg("bgr"));
 }

@@ -203,3 +203,45 @@ def test_bad_test_inputs_are_data_errors(model):
 def test_missing_meta_shapes_are_data_errors(model):
     with pytest.raises(DataError, match='ori_shape'):
         model.simple_test(torch.randn(1, 3, 32, 32), [dict(img_shape=(32, 32, 3))])
+
+
+def test_memory_format_channels_last_matches_nchw_and_reaches_the_backbone():
+    torch.manual_seed(0)
+    cfg = slim_cfg(num_classes=5)
+    nchw = build_segmentor(dict(cfg, memory_format='contiguous')).eval()
+    seen = {}
+    for fmt in ('auto', 'channels_last'):
+        model = build_segmentor(dict(cfg, memory_format=fmt)).eval()
+        model.load_state_dict(nchw.state_dict())
+        hook = model.backbone.register_forward_pre_hook(
+            lambda mod, args: seen.__setitem__(fmt, args[0].is_contiguous(memory_format=torch.channels_last)))
+        img = torch.randn(2, 3, 64, 96)
+        with torch.no_grad():
+            torch.testing.assert_close(model.forward_dummy(img), nchw.forward_dummy(img), rtol=1e-3, atol=1e-3)
+        hook.remove()
+    assert seen == {'auto': True, 'channels_last': True}  # 'auto' picks NHWC for CPU inference
+    model.train()
+    model.backbone.register_forward_pre_hook(lambda mod, args: seen.__setitem__('train', args[0].is_contiguous(
+        memory_format=torch.channels_last)))
+    auto = build_segmentor(dict(cfg, memory_format='auto')).train()
+    auto.backbone.register_forward_pre_hook(lambda mod, args: seen.__setitem__('auto train', args[0].is_contiguous(
+        memory_format=torch.channels_last)))
+    auto(torch.randn(2, 3, 64, 96), [{}] * 2, gt_semantic_seg=torch.zeros(2, 1, 64, 96, dtype=torch.long))
+    nchw.train()
+    gt = torch.randint(0, 5, (2, 1, 64, 96))
+    torch.manual_seed(3)
+    a = model(torch.randn(2, 3, 64, 96), [{}] * 2, gt_semantic_seg=gt)['decode.loss_ce']
+    torch.manual_seed(3)
+    b = nchw(torch.randn(2, 3, 64, 96), [{}] * 2, gt_semantic_seg=gt)['decode.loss_ce']
+    a.backward()
+    b.backward()
+    assert a.item() == pytest.approx(b.item(), rel=1e-4)
+    for name in ('backbone.stem.0.conv.weight', 'decode_head.conv_seg.weight'):
+        ga, gb = model.get_parameter(name).grad, nchw.get_parameter(name).grad
+        assert (ga - gb).norm() / gb.norm() < 0.1, name  # float rounding, amplified by train-mode BN
+    assert seen['train'] and not seen['auto train']  # training keeps NCHW unless channels_last is asked for
+
+
+def test_memory_format_must_be_known():
+    with pytest.raises(ConfigError, match="memory_format must be one of .*'nhwc'"):
+        build_segmentor(dict(slim_cfg(), memory_format='nhwc'))

@@ -138,7 +138,7 @@ def test_availability_and_build_info_agree():
     if info['loaded']:
         assert set(info) >= {'compiler', 'torch', 'cuda', 'cuda_version', 'openmp', 'ops'}
         assert info['torch'] == torch.__version__.split('+')[0]
-        assert info['ops'] == ('resize_argmax', 'seg_cross_entropy', 'confusion_matrix')
+        assert info['ops'] == ('resize_argmax', 'seg_cross_entropy', 'confusion_matrix', 'resize_crop', 'png_unfilter')
 
 
 def test_a_broken_extension_is_reported_not_raised():

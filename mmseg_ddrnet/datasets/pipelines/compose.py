@@ -9,6 +9,10 @@ from ...utils import ConfigError
 class Compose:
     """Apply transforms one after the other; a transform returning None drops the sample.
 
+    A run ``LoadImageFromFile, LoadAnnotations, Resize, RandomCrop`` of the built-in transforms is
+    executed as one fused step with the same results (:mod:`.fused`); ``transforms`` still lists
+    the transforms as configured.
+
     Args:
         transforms: transform configs (dicts with ``type``) or callables.
     """
@@ -23,9 +27,18 @@ class Compose:
             elif not callable(transform):
                 raise ConfigError(f'a pipeline step must be a dict or a callable, got {transform!r}')
             self.transforms.append(transform)
+        self._fused_for, self._steps = None, []
+
+    def steps(self) -> list:
+        """The callables run: ``transforms`` with the fusable runs fused (recomputed if the list changed)."""
+        key = tuple(map(id, self.transforms))
+        if key != self._fused_for:
+            from .fused import fuse
+            self._fused_for, self._steps = key, fuse(self.transforms)
+        return self._steps
 
     def __call__(self, results: dict) -> Optional[dict]:
-        for transform in self.transforms:
+        for transform in self.steps():
             results = transform(results)
             if results is None:
                 return None

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...registry import PIPELINES
 from ...utils import ConfigError
-from .geometric import imflip, impad, impad_to_multiple, imrescale, imresize
+from .geometric import imflip, impad, impad_to_multiple, imresize, rescale_size
 
 Scale = Tuple[int, int]
 
@@ -65,7 +65,7 @@ class Resize:
         ratio = np.random.random_sample() * (high - low) + low
         return (int(img_scale[0] * ratio), int(img_scale[1] * ratio)), None
 
-    def _random_scale(self, results: dict) -> None:
+    def random_scale(self, results: dict) -> None:
         if self.ratio_range is not None:
             if self.img_scale is None:
                 h, w = results['img'].shape[:2]
@@ -85,12 +85,18 @@ class Resize:
 
     def __call__(self, results: dict) -> dict:
         if 'scale' not in results:
-            self._random_scale(results)
-        img = results['img']
-        h, w = img.shape[:2]
-        resize = imrescale if self.keep_ratio else imresize
-        img = resize(img, results['scale'])
-        new_h, new_w = img.shape[:2]
+            self.random_scale(results)
+        h, w = results['img'].shape[:2]
+        new_w, new_h = self.target_size((w, h), results['scale'])
+        return self.apply(results, imresize(results['img'], (new_w, new_h)), (w, h))
+
+    def target_size(self, size: Tuple[int, int], scale: Scale) -> Tuple[int, int]:
+        """``(new_w, new_h)`` of an image of ``size = (w, h)`` resized to ``scale``."""
+        return rescale_size(size, scale)[0] if self.keep_ratio else (int(scale[0]), int(scale[1]))
+
+    def apply(self, results: dict, img: np.ndarray, old_size: Tuple[int, int]) -> dict:
+        """Store the resized ``img`` (or a stand-in of its shape) and its metas; resize the label maps."""
+        (w, h), (new_h, new_w) = old_size, img.shape[:2]
         results.update(img=img, img_shape=img.shape, pad_shape=img.shape, keep_ratio=self.keep_ratio,
                        scale_factor=np.array([new_w / w, new_h / h] * 2, dtype=np.float32))
         for key in results.get('seg_fields', []):
@@ -142,14 +148,21 @@ class RandomCrop:
         return not (len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio)
 
     def __call__(self, results: dict) -> dict:
-        img = results['img']
-        bbox = self.get_crop_bbox(img)
+        bbox = self.choose_bbox(results)
+        return self.apply(results, self.crop(results['img'], bbox), bbox)
+
+    def choose_bbox(self, results: dict) -> Tuple[int, int, int, int]:
+        """``(y1, y2, x1, x2)`` of the window (drawn again while one class dominates the label window)."""
+        bbox = self.get_crop_bbox(results['img'])
         if self.cat_max_ratio < 1.0:
             for _ in range(10):
                 if not self._dominated(self.crop(results['gt_semantic_seg'], bbox)):
                     break
-                bbox = self.get_crop_bbox(img)
-        img = self.crop(img, bbox)
+                bbox = self.get_crop_bbox(results['img'])
+        return bbox
+
+    def apply(self, results: dict, img: np.ndarray, bbox: Tuple[int, int, int, int]) -> dict:
+        """Store the cropped ``img`` and crop the label maps to ``bbox``."""
         results['img'] = img
         results['img_shape'] = img.shape
         for key in results.get('seg_fields', []):
@@ -234,8 +247,6 @@ class Normalize:
 
     def __call__(self, results: dict) -> dict:
         img = results['img']
-        if self.to_rgb and img.ndim == 3 and img.shape[2] == 3:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # on the source dtype: a cheaper channel swap
         if img.ndim == 2:
             img = img[..., None]
         channels = img.shape[2]
@@ -244,17 +255,29 @@ class Normalize:
                               f'image {results.get("filename", "")} has {channels} channels')
         mean = np.broadcast_to(self.mean, (channels,))
         stdinv = np.broadcast_to((1.0 / self.std.astype(np.float64)).astype(np.float32), (channels,))
+        order = [2, 1, 0] if self.to_rgb and channels == 3 else list(range(channels))  # BGR -> RGB
         if img.dtype == np.uint8 and channels <= 4:
-            # one table lookup per pixel: the same float32 arithmetic for each of the 256 levels
-            table = (np.arange(256, dtype=np.float32)[:, None] - mean) * stdinv
-            img = cv2.LUT(img, np.ascontiguousarray(table.reshape(256, 1, channels)))
-            img = img.reshape(img.shape[:2] + (channels,))
+            results['img'] = _normalize_uint8(img, mean, stdinv, order)
         else:
-            img = (img.astype(np.float32) - mean) * stdinv
-        results['img'] = img
+            results['img'] = (img[..., order].astype(np.float32) - mean) * stdinv
         results['img_norm_cfg'] = dict(mean=self.mean, std=self.std, to_rgb=self.to_rgb)
         return results
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(mean={self.mean.tolist()}, std={self.std.tolist()}, to_rgb={self.to_rgb})'
 
+
+
+def _normalize_uint8(img: np.ndarray, mean: np.ndarray, stdinv: np.ndarray, order: List[int]) -> np.ndarray:
+    """``(img[..., order] - mean) * stdinv`` by one float32 table lookup per channel plane.
+
+    The result is an HWC view of channel-planar (CHW) memory, so that the CHW tensor the
+    formatting transforms make from it needs no copy.
+    """
+    h, w, channels = img.shape
+    levels = np.arange(256, dtype=np.float32)
+    planes = cv2.split(np.ascontiguousarray(img)) if channels > 1 else [np.ascontiguousarray(img[..., 0])]
+    out = np.empty((channels, h, w), np.float32)
+    for c, src in enumerate(order):
+        cv2.LUT(planes[src], (levels - mean[c]) * stdinv[c], dst=out[c])
+    return out.transpose(1, 2, 0)

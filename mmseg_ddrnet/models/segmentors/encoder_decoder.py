@@ -12,6 +12,7 @@ from ...utils import ConfigError, DataError
 from .base import BaseSegmentor, meta_shape
 
 _TEST_KEYS = {'mode', 'crop_size', 'stride'}
+_MEMORY_FORMATS = ('auto', 'channels_last', 'contiguous')
 
 
 @MODELS.register_module()
@@ -26,14 +27,23 @@ class EncoderDecoder(BaseSegmentor):
         test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide', crop_size=(h, w), stride=(h, w))``.
         pretrained: backbone weights, as mmseg 0.x (sets the backbone's ``pretrained``).
         init_cfg: not supported (None); configure the backbone's ``init_cfg`` instead.
+        memory_format: layout of the images fed to the backbone: ``'channels_last'`` (NHWC, whose
+            convolutions oneDNN runs 1.3-1.7x faster on CPU), ``'contiguous'`` (NCHW) or ``'auto'``:
+            channels_last for inference on CPU, NCHW otherwise (PyTorch's channels-last CPU
+            BatchNorm backward accumulates less precisely, so training keeps NCHW unless asked).
+            Results agree to float rounding.
 
     Test results are int64 label maps at each image's ``ori_shape`` (padding removed, flips undone).
     """
 
     def __init__(self, backbone: dict, decode_head: dict, neck: Optional[dict] = None,
                  auxiliary_head: Optional[Union[dict, List[dict]]] = None, train_cfg: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None, pretrained: Optional[str] = None, init_cfg: Optional[dict] = None):
+                 test_cfg: Optional[dict] = None, pretrained: Optional[str] = None, init_cfg: Optional[dict] = None,
+                 memory_format: str = 'auto'):
         super().__init__()
+        if memory_format not in _MEMORY_FORMATS:
+            raise ConfigError(f'EncoderDecoder: memory_format must be one of {_MEMORY_FORMATS}, got {memory_format!r}')
+        self.memory_format = memory_format
         if init_cfg is not None:
             raise ConfigError(f"EncoderDecoder: init_cfg={init_cfg!r} is not supported; set the backbone's "
                               "init_cfg=dict(type='Pretrained', checkpoint=...) instead")
@@ -59,8 +69,15 @@ class EncoderDecoder(BaseSegmentor):
     # ------------------------------------------------------------------------------ training
     def extract_feat(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
         """The backbone's (and neck's) features."""
+        if self._channels_last(img):
+            img = img.contiguous(memory_format=torch.channels_last)
         x = self.backbone(img)
         return self.neck(x) if self.with_neck else x
+
+    def _channels_last(self, img: torch.Tensor) -> bool:
+        if self.memory_format == 'auto':
+            return img.device.type == 'cpu' and not self.training
+        return self.memory_format == 'channels_last'
 
     def forward_train(self, img: torch.Tensor, img_metas: List[dict], gt_semantic_seg: torch.Tensor,
                       **kwargs) -> Dict[str, torch.Tensor]:
