@@ -27,3 +27,14 @@ def mmseg_reference_python() -> str:
     if not py or not os.path.exists(py):
         pytest.skip('MMSEG_REFERENCE_PYTHON not set: mmsegmentation 1.2.2 parity not checked')
     return py
+
+
+@pytest.fixture
+def gloo_group(tmp_path):
+    """A single-rank gloo process group, as ``train_dist.sh CONFIG 1`` creates on a machine without GPUs."""
+    import torch.distributed as dist
+    if not dist.is_available() or dist.is_initialized():
+        pytest.skip('torch.distributed unavailable or already initialised')
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()

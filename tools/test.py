@@ -4,7 +4,8 @@ Examples::
 
     python tools/test.py CONFIG CHECKPOINT --eval mIoU --show-dir work_dirs/vis
     python tools/test.py CONFIG CHECKPOINT --format-only --eval-options imgfile_prefix=results
-    bash test_dist.sh CONFIG CHECKPOINT 4 --eval mIoU
+    bash test_dist.sh CONFIG CHECKPOINT 4 --eval mIoU          # or bash tools/dist_test.sh (mmseg 0.x spelling)
+    python tools/test.py CONFIG CHECKPOINT --eval mIoU --out results.pkl   # + one confusion matrix per image
 """
 import argparse
 import json
@@ -25,7 +26,7 @@ from mmseg_ddrnet.apis.test import multi_gpu_test, single_gpu_test  # noqa: E402
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg_ddrnet.engine.checkpoint import load_checkpoint  # noqa: E402
-from mmseg_ddrnet.engine.dist import get_dist_info, init_dist  # noqa: E402
+from mmseg_ddrnet.engine.dist import LAUNCHERS, get_dist_info, init_dist  # noqa: E402
 from mmseg_ddrnet.models import build_segmentor  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
@@ -45,7 +46,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='folder of the metrics JSON (default: ./work_dirs/<config name>)')
     parser.add_argument('--aug-test', '--aug_test', dest='aug_test', action='store_true',
                         help='multi-scale (0.5-1.75) and flip test')
-    parser.add_argument('--out', help='output result file in pickle format (.pkl / .pickle)')
+    parser.add_argument('--out', help=(
+        'output result file in pickle format (.pkl / .pickle): a list with one entry per image in dataset order, '
+        'the label map (int64 HxW) or, with --eval, its CxC confusion matrix (rows: ground truth; mmseg 0.x '
+        'pickles the pre-eval results; memory then grows with the dataset), or the formatted results'))
     parser.add_argument('--format-only', '--format_only', dest='format_only', action='store_true',
                         help='format the results for a test server (e.g. Cityscapes labelIds PNGs) without evaluating')
     parser.add_argument('--eval', type=str, nargs='+', help=f'evaluation metrics, among {", ".join(METRICS)}')
@@ -61,7 +65,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--options', nargs='+', action=DictAction, help='deprecated: use --cfg-options')
     parser.add_argument('--eval-options', '--eval_options', dest='eval_options', nargs='+', action=DictAction,
                         help='keyword arguments of dataset.evaluate / format_results, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     parser.add_argument('--opacity', type=float, default=0.5, help='opacity of painted segmentation, in (0, 1]')
     parser.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -194,16 +198,18 @@ def run_test(args: argparse.Namespace, cfg: Config, dataset: Any, model: torch.n
     """Run the test loop in the mode the options ask for (pre-eval, formatting or label maps)."""
     on_format = bool(args.eval) and 'cityscapes' in args.eval
     pre_eval = bool(args.eval) and not on_format
+    per_image = pre_eval and bool(args.out)  # --out keeps one confusion matrix per image (mmseg 0.x)
     format_only = args.format_only or on_format
     if format_only and not hasattr(dataset, 'format_results'):
         raise ConfigError(f'--format-only / --eval cityscapes: {type(dataset).__name__} cannot format results')
     if not distributed:
         return single_gpu_test(model, data_loader, args.show, args.show_dir, False, args.opacity,
-                               pre_eval=pre_eval, format_only=format_only, format_args=eval_kwargs)
+                               pre_eval=pre_eval, format_only=format_only, format_args=eval_kwargs,
+                               pre_eval_per_image=per_image)
     if args.show or args.show_dir:
         warn_once('--show / --show-dir are ignored in distributed testing')
     return multi_gpu_test(model, data_loader, args.tmpdir, args.gpu_collect, False, pre_eval=pre_eval,
-                          format_only=format_only, format_args=eval_kwargs)
+                          format_only=format_only, format_args=eval_kwargs, pre_eval_per_image=per_image)
 
 
 def report(args: argparse.Namespace, cfg: Config, dataset: Any, results: List[Any],

@@ -19,6 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import torch  # noqa: E402
 
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
+from mmseg_ddrnet.engine.dist import LAUNCHERS  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
@@ -46,7 +47,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--options', nargs='+', action=DictAction, help='deprecated: use --cfg-options')
     parser.add_argument('--cfg-options', '--cfg_options', dest='cfg_options', nargs='+', action=DictAction,
                         help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
     parser.add_argument('--dist-backend', '--dist_backend', dest='dist_backend', choices=['nccl', 'gloo', 'mpi'],
                         help='torch.distributed backend (default: dist_params.backend, nccl on GPUs, gloo on CPU)')

@@ -3,12 +3,14 @@
 Each loop returns, per mode:
 
 - ``pre_eval=True``: ``[confusion_matrix]``, the sum of ``dataset.pre_eval`` over every image (and every rank),
-  so memory stays constant in the size of the dataset;
+  so memory stays constant in the size of the dataset; with ``pre_eval_per_image=True`` instead one C×C
+  confusion matrix per image in dataset order (mmseg 0.x's list of pre-eval results; memory grows with the
+  dataset);
 - ``format_only=True``: what ``dataset.format_results`` returned for each image (e.g. file names);
 - otherwise: one label map (``numpy`` int64, original image size) per image, in dataset order.
 
 ``multi_gpu_test`` returns the gathered list on rank 0 and ``None`` on the other ranks (the summed matrix of
-``pre_eval`` is returned on every rank).
+``pre_eval`` is returned on every rank; per-image matrices are gathered like label maps).
 """
 import os
 import os.path as osp
@@ -37,17 +39,19 @@ DIST_TEST_DIR = '.dist_test'
 
 def single_gpu_test(model: nn.Module, data_loader: DataLoader, show: bool = False, out_dir: Optional[str] = None,
                     efficient_test: bool = False, opacity: float = 0.5, pre_eval: bool = False,
-                    format_only: bool = False, format_args: Dict[str, Any] = {}) -> List[Any]:
+                    format_only: bool = False, format_args: Dict[str, Any] = {},
+                    pre_eval_per_image: bool = False) -> List[Any]:
     """Test ``model`` on every batch of ``data_loader`` in this process.
 
     ``show`` displays and ``out_dir`` writes (under each image's ``ori_filename``) the prediction painted over the
     image with ``opacity``; ``efficient_test`` (deprecated) stores label maps in ``.npy`` files and returns their
-    paths; ``format_only`` calls ``dataset.format_results(result, indices=..., **format_args)``.
+    paths; ``format_only`` calls ``dataset.format_results(result, indices=..., **format_args)``;
+    ``pre_eval_per_image`` keeps one pre-eval result per image instead of their sum.
     """
     _check_modes(pre_eval, format_only, opacity)
     dataset = data_loader.dataset
     palette = get_palette(model, dataset) if show or out_dir else None
-    collector = _Collector(pre_eval)
+    collector = _Collector(pre_eval and not pre_eval_per_image)
     model.eval()
     batches = _batch_indices(data_loader)
     with tqdm(total=len(dataset), desc='test', unit='img', dynamic_ncols=True) as bar:
@@ -63,13 +67,14 @@ def single_gpu_test(model: nn.Module, data_loader: DataLoader, show: bool = Fals
 
 def multi_gpu_test(model: nn.Module, data_loader: DataLoader, tmpdir: Optional[str] = None,
                    gpu_collect: bool = False, efficient_test: bool = False, pre_eval: bool = False,
-                   format_only: bool = False, format_args: Dict[str, Any] = {}) -> Optional[List[Any]]:
+                   format_only: bool = False, format_args: Dict[str, Any] = {},
+                   pre_eval_per_image: bool = False) -> Optional[List[Any]]:
     """Test ``model`` with every rank of the process group working on its share of ``data_loader``.
 
     Images that a ``DistributedSampler`` repeats to even out the ranks are counted once. With ``pre_eval`` the
     per-rank sums are ``all_reduce``d; otherwise the results are gathered on rank 0 in dataset order, through
     pickles in ``tmpdir`` (default: a fresh folder under ``.dist_test``) or, with ``gpu_collect``, through
-    ``all_gather`` on the devices.
+    ``all_gather`` on the devices. ``pre_eval_per_image`` gathers one pre-eval result per image instead.
     """
     _check_modes(pre_eval, format_only)
     if not (dist.is_available() and dist.is_initialized()):
@@ -79,7 +84,8 @@ def multi_gpu_test(model: nn.Module, data_loader: DataLoader, tmpdir: Optional[s
     dataset = data_loader.dataset
     batches = _batch_indices(data_loader)
     keep = _first_occurrences(batches, rank)
-    collector = _Collector(pre_eval)
+    summed = pre_eval and not pre_eval_per_image
+    collector = _Collector(summed)
     model.eval()
     with tqdm(total=len(dataset), desc='test', unit='img', dynamic_ncols=True, disable=rank != 0) as bar:
         for (indices, kept), data in zip(zip(batches, keep), data_loader):
@@ -87,7 +93,7 @@ def multi_gpu_test(model: nn.Module, data_loader: DataLoader, tmpdir: Optional[s
             results = _postprocess(dataset, result, indices, efficient_test, pre_eval, format_only, format_args)
             collector.add([i for i, k in zip(indices, kept) if k], [r for r, k in zip(results, kept) if k])
             bar.update(min(len(indices) * world_size, bar.total - bar.n))
-    if pre_eval:
+    if summed:
         return [_all_reduce_sum(collector.summed, len(dataset.CLASSES) if hasattr(dataset, 'CLASSES') else None)]
     if gpu_collect:
         return _collect_by_all_gather(collector.items)
@@ -146,7 +152,7 @@ def _to_npy_file(seg: np.ndarray) -> str:
 
 
 class _Collector:
-    """Sums confusion matrices (``pre_eval``) or keeps ``(index, result)`` pairs."""
+    """Sums confusion matrices (``pre_eval``: the summed mode) or keeps ``(index, result)`` pairs."""
 
     def __init__(self, pre_eval: bool) -> None:
         self.pre_eval = pre_eval
@@ -229,10 +235,11 @@ def _paint(data: Dict[str, Any], result: List[np.ndarray], palette: np.ndarray, 
             _show(meta['ori_filename'], painted)
 
 
-def _show(title: str, image: np.ndarray) -> None:
+def _show(title: str, image: np.ndarray, wait_time: int = 0) -> None:
+    """Display ``image`` in a window named ``title`` for ``wait_time`` ms (0: until a key is pressed)."""
     try:
         cv2.imshow(title, image)
-        cv2.waitKey(0)
+        cv2.waitKey(wait_time)
     except cv2.error:
         warn_once('--show: this OpenCV build cannot open windows (headless); use --show-dir to write the images')
 

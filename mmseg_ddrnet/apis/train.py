@@ -65,20 +65,29 @@ def _place_model(model: nn.Module, cfg: Any, distributed: bool) -> Tuple[nn.Modu
     return model, device
 
 
+# optimizer_config types: the hook that runs the step, and whether the type turns fp16 on
+_OPTIMIZER_HOOKS = {'OptimizerHook': ('OptimizerHook', False), 'Fp16OptimizerHook': ('OptimizerHook', True),
+                    'GradientCumulativeOptimizerHook': ('GradientCumulativeOptimizerHook', False),
+                    'GradientCumulativeFp16OptimizerHook': ('GradientCumulativeOptimizerHook', True)}
+
+
 def _split_optimizer_config(cfg: Any) -> Tuple[dict, Optional[dict]]:
-    """``optimizer_config`` for the optimizer hook, and the ``fp16`` settings (also from Fp16OptimizerHook)."""
+    """``optimizer_config`` for the optimizer hook (its ``type`` one of the runner's optimizer hooks), and the
+    ``fp16`` settings (also from the Fp16 hook types, whose loss scaling ``runner.amp`` does)."""
     opt_cfg = dict(cfg.get('optimizer_config') or {})
     fp16 = cfg.get('fp16')
     fp16 = dict(fp16) if fp16 is not None else None
     hook_type = opt_cfg.pop('type', 'OptimizerHook')
-    if hook_type == 'Fp16OptimizerHook':
+    if hook_type not in _OPTIMIZER_HOOKS:
+        raise ConfigError(f'optimizer_config.type must be one of {list(_OPTIMIZER_HOOKS)}, got {hook_type!r}')
+    runner_hook, is_fp16 = _OPTIMIZER_HOOKS[hook_type]
+    if is_fp16:
         fp16 = fp16 if fp16 is not None else {}
         if 'loss_scale' in opt_cfg:
             fp16.setdefault('loss_scale', opt_cfg['loss_scale'])
         for key in _FP16_HOOK_KEYS:
             opt_cfg.pop(key, None)
-    elif hook_type != 'OptimizerHook':
-        raise ConfigError(f"optimizer_config.type must be 'OptimizerHook' or 'Fp16OptimizerHook', got {hook_type!r}")
+    opt_cfg['type'] = runner_hook
     return opt_cfg, fp16
 
 

@@ -35,13 +35,16 @@ def _concat_dataset(cfg: dict, default_args: Optional[dict] = None) -> ConcatDat
 
 
 def build_dataset(cfg, default_args: Optional[dict] = None) -> Dataset:
-    """Build a dataset from a config: a list (concatenated), ``RepeatDataset``, ``ConcatDataset`` or a dataset."""
+    """Build a dataset from a config: a list (concatenated), ``RepeatDataset``, ``MultiImageMixDataset``,
+    ``ConcatDataset`` or a dataset."""
     if isinstance(cfg, (list, tuple)):
         return ConcatDataset([build_dataset(c, default_args) for c in cfg])
     if not isinstance(cfg, dict):
         raise ConfigError(f'a dataset config must be a dict or a list of dicts, got {type(cfg).__name__}')
     if cfg.get('type') == 'RepeatDataset':
         return RepeatDataset(build_dataset(cfg['dataset'], default_args), cfg['times'])
+    if cfg.get('type') == 'MultiImageMixDataset':
+        return build_from_cfg(dict(cfg, dataset=build_dataset(cfg.get('dataset'), default_args)), DATASETS)
     if cfg.get('type') == 'ConcatDataset':
         return ConcatDataset([build_dataset(c, default_args) for c in cfg['datasets']],
                              cfg.get('separate_eval', True))

@@ -1,14 +1,14 @@
-"""Dataset wrappers: ``RepeatDataset`` and ``ConcatDataset`` (mmseg 0.x semantics)."""
+"""Dataset wrappers: ``RepeatDataset``, ``ConcatDataset`` and ``MultiImageMixDataset`` (mmseg 0.x semantics)."""
 import bisect
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from torch.utils.data import Dataset
 
-from ..registry import DATASETS
+from ..registry import DATASETS, PIPELINES, build_from_cfg
 from ..core.evaluation import sum_confusion
 from ..utils import ConfigError, DataError
-from .samplers import with_index
+from .samplers import sample_random_state, with_index
 
 
 @DATASETS.register_module()
@@ -119,3 +119,77 @@ class ConcatDataset(Dataset):
             return eval_results
         total = sum_confusion(m for i, r in enumerate(results) for m in self.pre_eval([r], [i]))
         return self.datasets[0].evaluate([total], metric, logger, **kwargs)
+
+
+def _check_skip_type_keys(skip_type_keys) -> Optional[List[str]]:
+    if skip_type_keys is None:
+        return None
+    if not isinstance(skip_type_keys, (list, tuple)) or not all(isinstance(k, str) for k in skip_type_keys):
+        raise ConfigError(f'MultiImageMixDataset: skip_type_keys must be a list of transform type names, '
+                          f'got {skip_type_keys!r}')
+    return list(skip_type_keys)
+
+
+@DATASETS.register_module()
+class MultiImageMixDataset(Dataset):
+    """``dataset`` followed by a ``pipeline`` whose transforms may mix in other samples (``RandomMosaic``).
+
+    Each sample is ``dataset[idx]``, then each transform of ``pipeline`` in turn (those whose type is
+    in ``skip_type_keys`` are skipped); before a transform with ``get_indexes(dataset)`` the samples
+    it names are loaded into ``results['mix_results']``, removed again after it. As in mmseg 0.x
+    every random draw (the inner pipelines, the indices, the transforms) comes from ``np.random``
+    in that order; a seeded index (the loader's) seeds it once for the whole sample.
+
+    Args:
+        dataset: the dataset to mix (its own pipeline loads and augments each part).
+        pipeline: transform configs (dicts) run after it.
+        skip_type_keys: transform type names to skip (see :meth:`update_skip_type_keys`).
+    """
+
+    def __init__(self, dataset: Dataset, pipeline: Sequence[dict], skip_type_keys: Optional[Sequence[str]] = None):
+        if not isinstance(pipeline, (list, tuple)):
+            raise ConfigError(f'MultiImageMixDataset: pipeline must be a list of transform dicts, got {pipeline!r}')
+        self._skip_type_keys = _check_skip_type_keys(skip_type_keys)
+        self.pipeline, self.pipeline_types = [], []
+        for transform in pipeline:
+            if not isinstance(transform, dict):
+                raise ConfigError(f'MultiImageMixDataset: each pipeline entry must be a dict, got {transform!r}')
+            self.pipeline_types.append(transform.get('type'))
+            self.pipeline.append(build_from_cfg(transform, PIPELINES))
+        self.dataset = dataset
+        self.CLASSES = getattr(dataset, 'CLASSES', None)
+        self.PALETTE = getattr(dataset, 'PALETTE', None)
+        self.num_samples = len(dataset)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __getitem__(self, idx: int):
+        with sample_random_state(idx):
+            return self._mix(int(idx))
+
+    def _mix(self, idx: int) -> Optional[dict]:
+        results = self.dataset[idx]
+        for transform, transform_type in zip(self.pipeline, self.pipeline_types):
+            if results is None:
+                return None
+            if self._skip_type_keys is not None and transform_type in self._skip_type_keys:
+                continue
+            if hasattr(transform, 'get_indexes'):
+                indexes = transform.get_indexes(self.dataset)
+                indexes = indexes if isinstance(indexes, Sequence) else [indexes]
+                results['mix_results'] = [self.dataset[int(i)] for i in indexes]
+            results = transform(results)
+            if results is not None:
+                results.pop('mix_results', None)
+        return results
+
+    def update_skip_type_keys(self, skip_type_keys: Sequence[str]) -> None:
+        """Skip the transforms of these types from now on (called by hooks, as in mmseg 0.x)."""
+        self._skip_type_keys = _check_skip_type_keys(skip_type_keys)
+
+    def __getattr__(self, name: str):
+        # Evaluation helpers (ignore_index, pre_eval, ...) come from the wrapped dataset.
+        if name == 'dataset':
+            raise AttributeError(name)
+        return getattr(self.dataset, name)

@@ -1,4 +1,4 @@
-"""Distributed helpers: process-group setup for torchrun / slurm, rank info, device moves and barriers."""
+"""Distributed helpers: process-group setup for torchrun / slurm / mpirun, rank info, device moves and barriers."""
 import functools
 import os
 import subprocess
@@ -9,7 +9,7 @@ import torch.distributed as dist
 
 from ..utils import ConfigError
 
-LAUNCHERS = ('none', 'pytorch', 'slurm')
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 
 def default_backend() -> str:
@@ -18,7 +18,8 @@ def default_backend() -> str:
 
 
 def init_dist(launcher: str, backend: Optional[str] = None, port: Optional[int] = None) -> None:
-    """Initialise the default process group for ``launcher`` (``pytorch``: torchrun; ``slurm``: srun).
+    """Initialise the default process group for ``launcher`` (``pytorch``: torchrun; ``slurm``: srun;
+    ``mpi``: OpenMPI's mpirun, whose rank variables name the processes of a torch process group, as mmcv).
 
     ``backend`` defaults to :func:`default_backend`. On CUDA each process uses the GPU of its local rank.
     """
@@ -29,6 +30,8 @@ def init_dist(launcher: str, backend: Optional[str] = None, port: Optional[int] 
         _init_pytorch(backend)
     elif launcher == 'slurm':
         _init_slurm(backend, port)
+    elif launcher == 'mpi':
+        _init_mpi(backend, port)
     else:
         raise ConfigError(f'invalid launcher {launcher!r}; choose one of {", ".join(LAUNCHERS[1:])}')
 
@@ -64,6 +67,23 @@ def _init_slurm(backend: str, port: Optional[int]) -> None:
     os.environ['LOCAL_RANK'] = str(proc_id % num_gpus)
     os.environ['RANK'] = str(proc_id)
     _set_local_device(proc_id % num_gpus)
+    dist.init_process_group(backend=backend)
+
+
+def _init_mpi(backend: str, port: Optional[int]) -> None:
+    try:
+        rank, size = os.environ['OMPI_COMM_WORLD_RANK'], os.environ['OMPI_COMM_WORLD_SIZE']
+        local_rank = int(os.environ['OMPI_COMM_WORLD_LOCAL_RANK'])
+    except KeyError as err:
+        raise ConfigError(f'--launcher mpi needs the environment variable {err.args[0]}; start the job with '
+                          'OpenMPI\'s mpirun') from None
+    if 'MASTER_ADDR' not in os.environ:
+        raise ConfigError('--launcher mpi needs MASTER_ADDR (the address of rank 0), e.g. mpirun -x MASTER_ADDR=...')
+    if port is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ.update(WORLD_SIZE=size, RANK=rank, LOCAL_RANK=str(local_rank))
+    _set_local_device(local_rank)
     dist.init_process_group(backend=backend)
 
 

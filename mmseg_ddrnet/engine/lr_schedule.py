@@ -1,5 +1,7 @@
 """Learning-rate schedules with mmcv 1.x's formulas (``lr_config`` in configs).
 
+The policies ``fixed``, ``step``, ``poly``, ``exp`` and ``CosineAnnealing`` are here; ``inv``, ``CosineRestart``,
+``FlatCosineAnnealing``, ``LinearAnnealing``, ``Cyclic`` and ``OneCycle`` in :mod:`.lr_policies`.
 A schedule maps ``(base_lr, progress, max_progress)`` to the regular lr, where progress counts iterations
 (``by_epoch=False``) or epochs; warmup then scales it for the first ``warmup_iters`` iterations:
 
@@ -7,8 +9,9 @@ A schedule maps ``(base_lr, progress, max_progress)`` to the regular lr, where p
 - ``linear``:   ``lr * (1 - (1 - it / warmup_iters) * (1 - warmup_ratio))``
 - ``exp``:      ``lr * warmup_ratio ** (1 - it / warmup_iters)``
 """
+import inspect
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ..utils import ConfigError
 
@@ -26,6 +29,9 @@ class LrSchedule:
         warmup_by_epoch: ``warmup_iters`` counts epochs.
     """
 
+    policy = ''  # the name of the policy in configs (mmcv's spelling)
+    iter_based = False  # mmcv updates it every iteration only: by_epoch defaults to False (not the runner's)
+
     def __init__(self, by_epoch: bool = True, warmup: Optional[str] = None, warmup_iters: int = 0,
                  warmup_ratio: float = 0.1, warmup_by_epoch: bool = False):
         if warmup is not None:
@@ -41,6 +47,15 @@ class LrSchedule:
         self.warmup_ratio = warmup_ratio
         self.warmup_by_epoch = warmup_by_epoch
         self.warmup_epochs = warmup_iters if warmup_by_epoch else None
+
+    def setup(self, param_groups: List[dict], optimizer_name: str, max_progress: int) -> List[float]:
+        """Before the run: the base lr of each group, its ``initial_lr`` (set from ``lr`` unless resumed).
+
+        ``max_progress`` is ``max_epochs`` with ``by_epoch``, else ``max_iters``.
+        """
+        for group in param_groups:
+            group.setdefault('initial_lr', group['lr'])
+        return [group['initial_lr'] for group in param_groups]
 
     def get_lr(self, base_lr: float, progress: int, max_progress: int) -> float:
         raise NotImplementedError
@@ -69,12 +84,16 @@ class LrSchedule:
 class FixedLr(LrSchedule):
     """The base lr throughout (warmup aside)."""
 
+    policy = 'fixed'
+
     def get_lr(self, base_lr: float, progress: int, max_progress: int) -> float:
         return base_lr
 
 
 class StepLr(LrSchedule):
     """``base_lr * gamma ** k``: k = progress // step, or the number of milestones in ``step`` passed."""
+
+    policy = 'step'
 
     def __init__(self, step: Union[int, Sequence[int]], gamma: float = 0.1, min_lr: Optional[float] = None,
                  **kwargs):
@@ -100,6 +119,8 @@ class StepLr(LrSchedule):
 class PolyLr(LrSchedule):
     """``(base_lr - min_lr) * (1 - progress / max_progress) ** power + min_lr``."""
 
+    policy = 'poly'
+
     def __init__(self, power: float = 1., min_lr: float = 0., **kwargs):
         self.power = power
         self.min_lr = min_lr
@@ -113,6 +134,8 @@ class PolyLr(LrSchedule):
 class ExpLr(LrSchedule):
     """``base_lr * gamma ** progress``."""
 
+    policy = 'exp'
+
     def __init__(self, gamma: float, **kwargs):
         self.gamma = gamma
         super().__init__(**kwargs)
@@ -123,6 +146,8 @@ class ExpLr(LrSchedule):
 
 class CosineAnnealingLr(LrSchedule):
     """Cosine from ``base_lr`` to ``min_lr`` (or ``base_lr * min_lr_ratio``) over the whole run."""
+
+    policy = 'CosineAnnealing'
 
     def __init__(self, min_lr: Optional[float] = None, min_lr_ratio: Optional[float] = None, **kwargs):
         if (min_lr is None) == (min_lr_ratio is None):
@@ -136,24 +161,64 @@ class CosineAnnealingLr(LrSchedule):
         return annealing_cos(base_lr, target, progress / max_progress)
 
 
-def annealing_cos(start: float, end: float, factor: float) -> float:
-    """Cosine interpolation from ``start`` (factor 0) to ``end`` (factor 1)."""
-    return end + 0.5 * (start - end) * (math.cos(math.pi * factor) + 1)
+def annealing_cos(start: float, end: float, factor: float, weight: float = 1.) -> float:
+    """Cosine interpolation from ``weight * start + (1 - weight) * end`` (factor 0) to ``end`` (factor 1)."""
+    return end + 0.5 * weight * (start - end) * (math.cos(math.pi * factor) + 1)
 
 
-POLICIES: Dict[str, type] = {'fixed': FixedLr, 'step': StepLr, 'poly': PolyLr, 'exp': ExpLr,
-                             'cosineannealing': CosineAnnealingLr}
+def annealing_linear(start: float, end: float, factor: float) -> float:
+    """Linear interpolation from ``start`` (factor 0) to ``end`` (factor 1)."""
+    return start + (end - start) * factor
+
+
+POLICIES: Dict[str, type] = {cls.policy.lower(): cls for cls in (FixedLr, StepLr, PolyLr, ExpLr, CosineAnnealingLr)}
+
+# the other mmcv policies subclass LrSchedule: their module adds them to POLICIES (either import order works)
+from . import lr_policies  # noqa: E402,F401
+
+
+def _signature(cls: type) -> Tuple[Set[str], Set[str]]:
+    """The keyword arguments ``cls`` accepts, and those it requires, along its ``__init__`` chain."""
+    accepted: Set[str] = set()
+    required: Set[str] = set()
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass):
+            continue
+        params = list(inspect.signature(vars(klass)['__init__']).parameters.values())[1:]
+        named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        accepted.update(p.name for p in named)
+        required.update(p.name for p in named if p.default is p.empty)
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return accepted, required
+
+
+def _check_args(cls: type, policy: str, args: dict) -> None:
+    accepted, required = _signature(cls)
+    unknown = sorted(set(args) - accepted)
+    if unknown:
+        raise ConfigError(f'lr_config (policy {policy!r}): unexpected keyword argument(s) {unknown}; '
+                          f'{cls.policy} takes {sorted(accepted)}')
+    missing = sorted(required - set(args))
+    if missing:
+        raise ConfigError(f'lr_config (policy {policy!r}): missing required argument(s) {missing}')
 
 
 def build_lr_schedule(lr_config: dict, by_epoch_default: bool) -> LrSchedule:
-    """The schedule of an mmcv ``lr_config`` (``policy`` plus that policy's arguments)."""
+    """The schedule of an mmcv ``lr_config`` (``policy`` plus that policy's arguments, case-insensitive name).
+
+    ``by_epoch`` defaults to ``by_epoch_default`` (the runner's), except for the policies mmcv updates every
+    iteration only (``Cyclic``, ``OneCycle``).
+    """
     args = dict(lr_config)
     policy = args.pop('policy', None)
     if not isinstance(policy, str) or policy.lower() not in POLICIES:
-        names: List[str] = ['fixed', 'step', 'poly', 'exp', 'CosineAnnealing']
+        names: List[str] = [cls.policy for cls in POLICIES.values()]
         raise ConfigError(f'lr_config.policy must be one of {names}, got {policy!r}')
-    args.setdefault('by_epoch', by_epoch_default)
     cls = POLICIES[policy.lower()]
+    if not cls.iter_based:
+        args.setdefault('by_epoch', by_epoch_default)
+    _check_args(cls, policy, args)
     try:
         return cls(**args)
     except TypeError as err:

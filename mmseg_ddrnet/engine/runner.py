@@ -4,7 +4,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch.utils.data import DataLoader
 
-from ..core.hooks import CheckpointHook, IterTimerHook, LrUpdaterHook, OptimizerHook
+from ..core.hooks import CheckpointHook, IterTimerHook, LrUpdaterHook
+from ..registry import HOOKS, build_from_cfg
 from ..utils import ConfigError
 from .base_runner import BaseRunner
 from .data_iter import IterLoader, epoch_iterator
@@ -42,8 +43,8 @@ class _TrainingRunner(BaseRunner):
                 raise ConfigError('lr_config.by_epoch=True needs an EpochBasedRunner (max_epochs)')
             self.register_hook(LrUpdaterHook(schedule), priority='VERY_HIGH')
         opt_cfg = dict(optimizer_config or {})
-        opt_cfg.pop('type', None)
-        self.register_hook(OptimizerHook(**opt_cfg), priority='ABOVE_NORMAL')
+        opt_cfg.setdefault('type', 'OptimizerHook')  # or GradientCumulativeOptimizerHook
+        self.register_hook(build_from_cfg(opt_cfg, HOOKS), priority='ABOVE_NORMAL')
         if checkpoint_config is not None:
             ckpt_cfg = dict(checkpoint_config)
             ckpt_cfg.pop('type', None)

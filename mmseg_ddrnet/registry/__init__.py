@@ -1,7 +1,8 @@
 """The registries of the package, named as in mmsegmentation 0.x.
 
 ``BACKBONES``, ``HEADS``, ``LOSSES`` and ``SEGMENTORS`` are the same object as ``MODELS``,
-as in mmseg 0.x, so a module registered in one is found from any of them.
+as in mmseg 0.x, so a module registered in one is found from any of them. ``PIXEL_SAMPLERS``
+holds the decode heads' pixel samplers (``decode_head.sampler``), as mmseg 0.x's.
 """
 from .registry import Registry, build_from_cfg
 
@@ -11,10 +12,11 @@ NECKS = MODELS
 HEADS = MODELS
 LOSSES = MODELS
 SEGMENTORS = MODELS
+PIXEL_SAMPLERS = Registry('pixel sampler')
 
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')
 HOOKS = Registry('hook')
 
 __all__ = ['Registry', 'build_from_cfg', 'MODELS', 'BACKBONES', 'NECKS', 'HEADS', 'LOSSES',
-           'SEGMENTORS', 'DATASETS', 'PIPELINES', 'HOOKS']
+           'SEGMENTORS', 'PIXEL_SAMPLERS', 'DATASETS', 'PIPELINES', 'HOOKS']

@@ -94,8 +94,6 @@ def test_test_tool_aug_test_as_0x():
     assert cfg.data.test.test_mode is True and cfg.model.train_cfg is None
 
 
-@pytest.mark.xfail(strict=True, reason="tools/train.py and tools/test.py: --launcher choices are none/pytorch/"
-                                       "slurm; mmseg 0.x also accepts 'mpi' (mmcv init_dist('mpi'))")
 @pytest.mark.parametrize('tool,extra', [(train_tool, []), (test_tool, ['ckpt.pth', '--eval', 'mIoU'])],
                          ids=['train', 'test'])
 def test_mpi_launcher_is_accepted(tool, extra):

@@ -40,8 +40,8 @@ def test_seeds():
     set_random_seed(7)
     assert _draws() == first
     assert get_dist_info() == (0, 1)
-    with pytest.raises(ConfigError, match='invalid launcher'):
-        init_dist('mpi')
+    with pytest.raises(ConfigError, match="invalid launcher 'lsf'; choose one of pytorch, slurm, mpi"):
+        init_dist('lsf')
 
 
 def test_loader_resumes_mid_epoch_with_the_same_batches():
@@ -125,7 +125,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize('launcher', ['pytorch', 'slurm'])
+@pytest.mark.parametrize('launcher', ['pytorch', 'slurm', 'mpi'])
 def test_init_dist_single_process_group(launcher, monkeypatch):
     import torch.distributed as dist
     from mmseg_ddrnet.engine import dist as dist_helpers
@@ -137,6 +137,17 @@ def test_init_dist_single_process_group(launcher, monkeypatch):
                            ('MASTER_PORT', str(port))):
             monkeypatch.setenv(key, value)
         init_dist('pytorch', backend='gloo')
+    elif launcher == 'mpi':  # mpirun -np 1 -x MASTER_ADDR=127.0.0.1
+        with pytest.raises(ConfigError, match='--launcher mpi needs the environment variable OMPI_COMM_WORLD_RANK'):
+            init_dist('mpi', backend='gloo')
+        for key, value in (('OMPI_COMM_WORLD_RANK', '0'), ('OMPI_COMM_WORLD_SIZE', '1'),
+                           ('OMPI_COMM_WORLD_LOCAL_RANK', '0')):
+            monkeypatch.setenv(key, value)
+        with pytest.raises(ConfigError, match='--launcher mpi needs MASTER_ADDR'):
+            init_dist('mpi', backend='gloo')
+        monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
+        init_dist('mpi', backend='gloo', port=port)
+        assert os.environ['RANK'] == '0' and os.environ['WORLD_SIZE'] == '1' and os.environ['MASTER_PORT'] == str(port)
     else:
         for key, value in (('SLURM_PROCID', '0'), ('SLURM_NTASKS', '1'), ('SLURM_NODELIST', 'node[1-2]')):
             monkeypatch.setenv(key, value)
@@ -147,6 +158,6 @@ def test_init_dist_single_process_group(launcher, monkeypatch):
         assert dist.is_initialized() and dist.get_backend() == 'gloo' and get_dist_info() == (0, 1)
     finally:
         dist.destroy_process_group()
-    if launcher == 'slurm':
+    if launcher in ('slurm', 'mpi'):
         for key in ('MASTER_ADDR', 'MASTER_PORT', 'WORLD_SIZE', 'RANK', 'LOCAL_RANK'):
             os.environ.pop(key, None)

@@ -154,7 +154,7 @@ def test_config_errors(tmp_path, toy_data):
     with pytest.raises(ConfigError, match='momentum_config'):
         train(tmp_path, toy_data, validate=False, momentum_config=dict(policy='cyclic'))
     with pytest.raises(ConfigError, match='optimizer_config.type'):
-        train(tmp_path, toy_data, validate=False, optimizer_config=dict(type='GradientCumulativeOptimizerHook'))
+        train(tmp_path, toy_data, validate=False, optimizer_config=dict(type='MyOptimizerHook'))
 
 
 def test_legacy_total_iters_out_dir_no_optimizer_and_save_best_auto(tmp_path, toy_data):

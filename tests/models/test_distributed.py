@@ -1,19 +1,10 @@
 """Behaviour under an initialised (single-rank, gloo) process group: SyncBN on CPU, parse_losses."""
 import pytest
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 
 from mmseg_ddrnet.models import SyncBatchNorm, parse_losses
 
-
-@pytest.fixture
-def gloo_group(tmp_path):
-    if not dist.is_available() or dist.is_initialized():
-        pytest.skip('torch.distributed unavailable or already initialised')
-    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0, world_size=1)
-    yield
-    dist.destroy_process_group()
 
 
 def test_syncbn_on_cpu_under_gloo_falls_back_instead_of_failing(gloo_group, fresh_warnings):

@@ -169,7 +169,7 @@ def test_slide_averages_overlapping_windows():
     (dict(decode_head=dict(num_classes='19')), ConfigError, 'num_classes must be a positive int'),
     (dict(decode_head=dict(num_classes=0)), ConfigError, 'num_classes'),
     (dict(decode_head=dict(chanels=64)), ConfigError, 'chanels'),
-    (dict(decode_head=dict(sampler=dict(type='OHEMPixelSampler'))), ConfigError, 'sampler'),
+    (dict(decode_head=dict(sampler=dict(type='OHEMPixelSampler', min_kept=1))), ConfigError, 'min_kept'),
     (dict(decode_head=dict(in_index=[0, 1])), ConfigError, 'in_index must be an int'),
     (dict(decode_head=dict(input_transform='concat')), ConfigError, 'input_transform'),
     (dict(decode_head=dict(loss_decode='ce')), ConfigError, 'loss_decode'),

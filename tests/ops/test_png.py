@@ -1,8 +1,6 @@
 """decode_png_rows + the compiled png_unfilter against cv2.imdecode(..., IMREAD_COLOR)."""
 import io
-import os
 import struct
-import tempfile
 import zlib
 
 import cv2

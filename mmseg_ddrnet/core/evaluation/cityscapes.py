@@ -8,7 +8,6 @@ with ``in1d`` for the duration of the call only (nothing outside the module is c
 import contextlib
 import glob
 import io
-import os
 import os.path as osp
 from typing import Dict, List, Optional
 

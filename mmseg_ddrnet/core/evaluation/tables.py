@@ -1,6 +1,5 @@
 """Metric tables: the per-class and summary tables printed after evaluation, and their JSON dump."""
 import json
-import os
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Sequence
 

@@ -5,8 +5,10 @@ from .hook import Hook, Priority, get_priority
 from .iter_timer import IterTimerHook
 from .logger import LoggerHook, TextLoggerHook
 from .lr_updater import LrUpdaterHook
-from .optimizer import OptimizerHook
+from .memory import EmptyCacheHook
+from .optimizer import GradientCumulativeOptimizerHook, OptimizerHook
 from .tensorboard import TensorboardLoggerHook
 
 __all__ = ['Hook', 'Priority', 'get_priority', 'CheckpointHook', 'EvalHook', 'DistEvalHook', 'IterTimerHook',
-           'LoggerHook', 'TextLoggerHook', 'TensorboardLoggerHook', 'LrUpdaterHook', 'OptimizerHook']
+           'LoggerHook', 'TextLoggerHook', 'TensorboardLoggerHook', 'LrUpdaterHook', 'OptimizerHook',
+           'GradientCumulativeOptimizerHook', 'EmptyCacheHook']

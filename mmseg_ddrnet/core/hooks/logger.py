@@ -4,12 +4,14 @@ import json
 import os
 import os.path as osp
 import resource
+import shutil
 from collections import OrderedDict
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 
 from ...registry import HOOKS
+from ...utils import ConfigError
 from .hook import Hook
 
 _NOT_LOGGED_AS_ITEMS = ('mode', 'epoch', 'iter', 'lr', 'time', 'data_time', 'memory', 'eta')
@@ -100,28 +102,43 @@ class TextLoggerHook(LoggerHook):
 
     The JSON file starts with one line of run metadata (environment, seed, experiment name), then holds one
     object per logged interval (``mode``, ``epoch``, ``iter``, ``lr``, losses, ``time``, ``data_time``,
-    ``memory`` in MB) and one per evaluation (the metrics).
+    ``memory`` in MB) and one per evaluation (the metrics). Both logs are written in ``runner.work_dir``.
 
     Args:
-        out_dir: write the JSON log there instead of ``runner.work_dir``.
+        interval_exp_name: also log ``Exp name: <meta exp_name>`` when logging at a multiple of this many
+            iterations (and at the end of each epoch with ``by_epoch``).
+        out_dir: after the run, copy the files of ``runner.work_dir`` (recursively) whose names end with
+            ``out_suffix`` to ``<out_dir>/<last folder of work_dir>/`` (mmcv 1.x); a local folder only.
+        out_suffix: a suffix or a tuple of suffixes of the files to copy.
+        keep_local: keep the copied files in ``work_dir`` (False: remove them after copying).
+        file_client_args: only with ``out_dir``: None or ``dict(backend='disk')`` (local files).
         (others): see :class:`LoggerHook`.
     """
 
     def __init__(self, by_epoch: bool = True, interval: int = 10, ignore_last: bool = True,
-                 reset_flag: bool = False, out_dir: Optional[str] = None):
+                 reset_flag: bool = False, interval_exp_name: int = 1000, out_dir: Optional[str] = None,
+                 out_suffix: Union[str, Tuple[str, ...]] = ('.log.json', '.log', '.py'), keep_local: bool = True,
+                 file_client_args: Optional[dict] = None):
         super().__init__(interval, ignore_last, reset_flag, by_epoch)
+        _check_out_dir(out_dir, out_suffix, file_client_args)
+        self.interval_exp_name = interval_exp_name
         self.out_dir = out_dir
+        self.out_suffix = out_suffix
+        self.keep_local = keep_local
+        self.file_client_args = file_client_args
         self.time_sec_tot = 0.
         self.start_iter = 0
         self.json_log_path = ''
 
     def before_run(self, runner) -> None:
         super().before_run(runner)
+        if self.out_dir is not None:
+            self.out_dir = osp.join(self.out_dir, osp.basename(runner.work_dir.rstrip(osp.sep)))
+            runner.logger.info(f'Text logs will be copied to {self.out_dir} after the run')
         self.start_iter = runner.iter
-        folder = self.out_dir or runner.work_dir
-        self.json_log_path = osp.join(folder, f'{runner.timestamp}.log.json')
+        self.json_log_path = osp.join(runner.work_dir, f'{runner.timestamp}.log.json')
         if runner.rank == 0:
-            os.makedirs(folder, exist_ok=True)
+            os.makedirs(runner.work_dir, exist_ok=True)
             meta = {key: value for key, value in (runner.meta or {}).items() if _jsonable(value)}
             self._dump(meta, runner)
 
@@ -132,8 +149,27 @@ class TextLoggerHook(LoggerHook):
             done = runner.iter - self.start_iter + 1
             eta_sec = self.time_sec_tot / done * (runner.max_iters - runner.iter - 1)
             log_dict['eta'] = str(datetime.timedelta(seconds=int(eta_sec)))
+        self._log_exp_name(runner)
         runner.logger.info(self._format(runner, log_dict))
         self._dump({k: v for k, v in log_dict.items() if k != 'eta'}, runner)
+
+    def after_run(self, runner) -> None:
+        if self.out_dir is None or runner.rank != 0:
+            return
+        for rel_path in _files_with_suffix(runner.work_dir, self.out_suffix):
+            local, target = osp.join(runner.work_dir, rel_path), osp.join(self.out_dir, rel_path)
+            os.makedirs(osp.dirname(target), exist_ok=True)
+            shutil.copyfile(local, target)
+            runner.logger.info(f'The file {local} has been copied to {target}.')
+            if not self.keep_local:
+                os.remove(local)
+                runner.logger.info(f'{local} was removed (keep_local=False)')
+
+    def _log_exp_name(self, runner) -> None:
+        if 'exp_name' not in (runner.meta or {}):
+            return
+        if self.every_n_iters(runner, self.interval_exp_name) or (self.by_epoch and self.end_of_epoch(runner)):
+            runner.logger.info(f'Exp name: {runner.meta["exp_name"]}')
 
     def _format(self, runner, log_dict: Dict[str, Any]) -> str:
         if log_dict['mode'] == 'train':
@@ -159,6 +195,34 @@ class TextLoggerHook(LoggerHook):
         line = {k: round(v, 5) if isinstance(v, float) else v for k, v in record.items()}
         with open(self.json_log_path, 'a') as f:
             f.write(json.dumps(line) + '\n')
+
+
+def _check_out_dir(out_dir: Any, out_suffix: Any, file_client_args: Any) -> None:
+    """TextLoggerHook's out_dir arguments: a local folder and suffixes (mmcv's checks, local files only)."""
+    if out_dir is None and file_client_args is not None:
+        raise ConfigError('TextLoggerHook: file_client_args must be None when out_dir is not set')
+    if out_dir is not None and not isinstance(out_dir, str):
+        raise ConfigError(f'TextLoggerHook: out_dir must be a folder path (str) or None, got {out_dir!r}')
+    if out_dir is not None and '://' in out_dir:
+        raise ConfigError(f'TextLoggerHook: out_dir {out_dir!r} is a remote URI; only local folders are supported')
+    if file_client_args is not None and (not isinstance(file_client_args, dict)
+                                         or file_client_args.get('backend', 'disk') != 'disk'
+                                         or set(file_client_args) - {'backend'}):
+        raise ConfigError("TextLoggerHook: file_client_args must be None or dict(backend='disk') (local files "
+                          f'only), got {file_client_args!r}')
+    if not (isinstance(out_suffix, str) or (isinstance(out_suffix, tuple)
+                                            and all(isinstance(x, str) for x in out_suffix))):
+        raise ConfigError(f'TextLoggerHook: out_suffix must be a str or a tuple of str, got {out_suffix!r}')
+
+
+def _files_with_suffix(folder: str, suffix: Union[str, Tuple[str, ...]]) -> List[str]:
+    """The non-hidden files under ``folder`` (recursively) whose names end with ``suffix``, relative paths."""
+    found = []
+    for root, _, files in os.walk(folder):
+        for name in sorted(files):
+            if not name.startswith('.') and name.endswith(suffix):
+                found.append(osp.relpath(osp.join(root, name), folder))
+    return found
 
 
 def _jsonable(value: Any) -> bool:

@@ -11,7 +11,8 @@ class LrUpdaterHook(Hook):
     """Applies ``schedule`` (with its warmup) as mmcv 1.x's ``LrUpdaterHook`` does.
 
     The base lr of each group is its ``initial_lr`` (set from ``lr`` before the first run and kept in the
-    optimizer's state dict, so a resumed run continues the same schedule).
+    optimizer's state dict, so a resumed run continues the same schedule); ``OneCycle`` derives it from ``max_lr``
+    (:meth:`LrSchedule.setup`).
     """
 
     def __init__(self, schedule: 'LrSchedule'):
@@ -19,9 +20,9 @@ class LrUpdaterHook(Hook):
         self.base_lr: List[float] = []
 
     def before_run(self, runner) -> None:
-        for group in runner.optimizer.param_groups:
-            group.setdefault('initial_lr', group['lr'])
-        self.base_lr = [group['initial_lr'] for group in runner.optimizer.param_groups]
+        max_progress = runner.max_epochs if self.schedule.by_epoch else runner.max_iters
+        self.base_lr = self.schedule.setup(runner.optimizer.param_groups, type(runner.optimizer).__name__,
+                                           max_progress)
 
     def _regular_lr(self, runner) -> List[float]:
         if self.schedule.by_epoch:
@@ -36,10 +37,10 @@ class LrUpdaterHook(Hook):
             group['lr'] = lr
 
     def before_train_epoch(self, runner) -> None:
+        if self.schedule.warmup_by_epoch:  # as mmcv: whether or not the regular lr changes per epoch
+            self.schedule.warmup_iters = self.schedule.warmup_epochs * len(runner.data_loader)
         if not self.schedule.by_epoch:
             return
-        if self.schedule.warmup_by_epoch:
-            self.schedule.warmup_iters = self.schedule.warmup_epochs * len(runner.data_loader)
         self._set_lr(runner, self._regular_lr(runner))
 
     def before_train_iter(self, runner) -> None:

@@ -1,7 +1,14 @@
-"""The optimizer step: zero the gradients, backward (scaled under fp16 on CUDA), clip, step."""
+"""The optimizer step: zero the gradients, backward (scaled under fp16 on CUDA), clip, step.
+
+``GradientCumulativeOptimizerHook`` accumulates the gradients of ``cumulative_iters`` iterations before each step
+(mmcv 1.x semantics). Under fp16 both hooks scale the loss through ``runner.amp`` (the ``fp16`` config key, or the
+``Fp16``/``GradientCumulativeFp16`` hook types that ``apis.train`` maps onto them).
+"""
 import logging
 from typing import Optional
 
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils import clip_grad_norm_
 
 from ...registry import HOOKS
@@ -27,9 +34,17 @@ class OptimizerHook(Hook):
 
     def after_train_iter(self, runner) -> None:
         runner.optimizer.zero_grad(set_to_none=True)
-        runner.amp.backward(runner.outputs['loss'])
+        self.backward(runner, runner.outputs['loss'])
+        self.step(runner)
+
+    def backward(self, runner, loss: torch.Tensor) -> None:
+        """Backward of ``loss`` (scaled under fp16 on CUDA), adding to the parameters' gradients."""
+        runner.amp.backward(loss)
         if self.detect_anomalous_params:
             self._log_unused_params(runner)
+
+    def step(self, runner) -> None:
+        """Clip the gradients (when configured; the norm goes to the log) and step the optimizer."""
         if self.grad_clip is not None:
             runner.amp.unscale_(runner.optimizer)
             params = [p for group in runner.optimizer.param_groups for p in group['params'] if p.grad is not None]
@@ -43,3 +58,60 @@ class OptimizerHook(Hook):
         unused = [name for name, p in runner.model.named_parameters() if p.requires_grad and p.grad is None]
         if unused:
             runner.logger.log(logging.ERROR, f'parameters without gradient (not in the loss graph): {unused}')
+
+
+@HOOKS.register_module()
+class GradientCumulativeOptimizerHook(OptimizerHook):
+    """Steps the optimizer every ``cumulative_iters`` iterations, on the gradients accumulated since the last step.
+
+    As mmcv 1.x: each loss is divided by ``cumulative_iters``; the step comes after iterations whose (1-based)
+    number is a multiple of ``cumulative_iters`` and after the last one; the last ``max_iters % cumulative_iters``
+    iterations (too few for a full group) divide their losses by that remainder instead. A run resumed at an
+    iteration that is not a multiple of ``cumulative_iters`` steps at the next multiple on the gradients of the
+    iterations since the resume only (with a warning).
+
+    Args:
+        cumulative_iters: the number of iterations whose gradients make one step.
+        (others): see :class:`OptimizerHook`.
+    """
+
+    def __init__(self, cumulative_iters: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(cumulative_iters, int) or isinstance(cumulative_iters, bool) or cumulative_iters <= 0:
+            raise ConfigError(f'optimizer_config.cumulative_iters must be a positive int, got {cumulative_iters!r}')
+        self.cumulative_iters = cumulative_iters
+        self.remainder_iters = 0
+        self.initialized = False
+        self._warned_remainder = False
+
+    def _init(self, runner) -> None:
+        """At the first iteration of a run: the size of the last, incomplete group, and the warnings."""
+        if runner.iter % self.cumulative_iters != 0:
+            runner.logger.warning(
+                f'GradientCumulativeOptimizerHook: the run resumes at iteration {runner.iter}, not a multiple of '
+                f'cumulative_iters={self.cumulative_iters}: the next step uses the gradients of fewer iterations')
+        if self.cumulative_iters > 1 and any(isinstance(m, _BatchNorm) for m in runner.model.modules()):
+            runner.logger.warning('GradientCumulativeOptimizerHook: BatchNorm layers see the small batches, not '
+                                  'the accumulated one; results may be slightly worse')
+        self.remainder_iters = runner.max_iters % self.cumulative_iters
+        runner.optimizer.zero_grad(set_to_none=True)
+        self.initialized = True
+
+    def loss_factor(self, runner) -> int:
+        """What the loss of the current iteration is divided by."""
+        if runner.iter < runner.max_iters - self.remainder_iters:
+            return self.cumulative_iters
+        if not self._warned_remainder:
+            runner.logger.warning(
+                f'GradientCumulativeOptimizerHook: the losses of the last {self.remainder_iters} iteration(s) are '
+                f'divided by {self.remainder_iters}: too few left for cumulative_iters={self.cumulative_iters}')
+            self._warned_remainder = True
+        return self.remainder_iters
+
+    def after_train_iter(self, runner) -> None:
+        if not self.initialized:
+            self._init(runner)
+        self.backward(runner, runner.outputs['loss'] / self.loss_factor(runner))
+        if self.every_n_iters(runner, self.cumulative_iters) or self.is_last_iter(runner):
+            self.step(runner)
+            runner.optimizer.zero_grad(set_to_none=True)

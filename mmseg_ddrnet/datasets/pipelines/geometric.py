@@ -1,5 +1,5 @@
-"""Image geometry helpers with mmcv 1.x semantics (``imrescale``, ``imresize``, ``impad``)."""
-from typing import Sequence, Tuple, Union
+"""Image geometry helpers with mmcv 1.x semantics (``imrescale``, ``imresize``, ``impad``, ``imrotate``)."""
+from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -59,6 +59,30 @@ def imflip(img: np.ndarray, direction: str = 'horizontal') -> np.ndarray:
     """A flipped (contiguous) copy; ``direction`` is horizontal, vertical or diagonal."""
     code = {'horizontal': 1, 'vertical': 0, 'diagonal': -1}[direction]
     out = cv2.flip(img, code)
+    if img.ndim == 3 and out.ndim == 2:
+        out = out[..., None]
+    return out
+
+
+def imrotate(img: np.ndarray, angle: float, center: Optional[Tuple[float, float]] = None,
+             border_value: Union[float, Sequence[float]] = 0, interpolation: str = 'bilinear',
+             auto_bound: bool = False) -> np.ndarray:
+    """Rotate by ``angle`` degrees clockwise (mmcv ``imrotate``); ``auto_bound`` enlarges to fit.
+
+    ``border_value`` goes to OpenCV unchanged (a number fills the first channel only, as in mmcv).
+    """
+    h, w = img.shape[:2]
+    if center is None:
+        center = ((w - 1) * 0.5, (h - 1) * 0.5)
+    matrix = cv2.getRotationMatrix2D(tuple(center), -angle, 1.0)
+    if auto_bound:
+        cos, sin = np.abs(matrix[0, 0]), np.abs(matrix[0, 1])
+        new_w, new_h = h * sin + w * cos, h * cos + w * sin
+        matrix[0, 2] += (new_w - w) * 0.5
+        matrix[1, 2] += (new_h - h) * 0.5
+        w, h = int(np.round(new_w)), int(np.round(new_h))
+    out = cv2.warpAffine(img, matrix, (w, h), flags=INTERPOLATIONS[interpolation],
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
     if img.ndim == 3 and out.ndim == 2:
         out = out[..., None]
     return out

@@ -3,6 +3,7 @@
 Random choices use numpy's global RNG in the same order as mmseg 0.x; the data loader seeds it
 per sample (see ``mmseg_ddrnet.datasets.samplers``), so a seed fixes every augmentation.
 """
+import warnings
 from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -175,9 +176,19 @@ class RandomCrop:
 
 @PIPELINES.register_module()
 class RandomFlip:
-    """Flip image and label maps with probability ``prob`` (unless ``results['flip']`` is already set)."""
+    """Flip image and label maps with probability ``prob`` (unless ``results['flip']`` is already set).
 
-    def __init__(self, prob: Optional[float] = None, direction: str = 'horizontal'):
+    ``flip_ratio`` is the old name of ``prob`` (accepted with a DeprecationWarning, as mmseg 0.x).
+    """
+
+    def __init__(self, prob: Optional[float] = None, direction: str = 'horizontal', *,
+                 flip_ratio: Optional[float] = None):
+        if flip_ratio is not None:
+            if prob is not None:
+                raise ConfigError('RandomFlip: give prob or its deprecated name flip_ratio, not both')
+            warnings.warn('"flip_ratio" is deprecated in `RandomFlip`, please use "prob" instead', DeprecationWarning,
+                          stacklevel=2)
+            prob = flip_ratio
         if prob is not None and not 0 <= prob <= 1:
             raise ConfigError(f'RandomFlip: prob must lie in [0, 1], got {prob}')
         if direction not in ('horizontal', 'vertical', 'diagonal'):

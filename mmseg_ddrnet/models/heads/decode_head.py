@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from ...registry import MODELS
 from ...utils import ConfigError
 from ..losses import accuracy
+from ..samplers import build_pixel_sampler
 
 Features = Union[torch.Tensor, Sequence[torch.Tensor]]
 _TRANSFORMS = (None, 'resize_concat', 'multiple_select')
@@ -28,9 +29,20 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
         input_transform: None, ``'resize_concat'`` or ``'multiple_select'`` (mmseg 0.x).
         loss_decode: a loss config or a list of them; losses with the same ``loss_name`` are summed.
         ignore_index: label ignored by the losses and the accuracy.
-        sampler: pixel samplers are not supported (None); use ``OhemCrossEntropy`` for hard pixels.
+        sampler: a pixel sampler config (``PIXEL_SAMPLERS``, e.g. ``dict(type='OHEMPixelSampler',
+            thresh=0.7, min_kept=100000)``), built with ``context=self``; None: every pixel counts.
         align_corners: of the bilinear upsampling of the logits.
         init_cfg: not supported (None): heads initialise themselves.
+
+    How :meth:`losses` calls each loss (the loss contract):
+
+    - a loss class with ``accepts_low_res_logits = True`` (the built-in ``CrossEntropyLoss`` and
+      ``OhemCrossEntropy``; set it on yours to opt in) gets the head's low-resolution logits and
+      upsamples them itself: ``loss(seg_logit, label, ignore_index=..., align_corners=...)``;
+    - every other loss gets mmseg 0.x's call, the logits resized (bilinear, ``align_corners``) to the
+      label size: ``loss(seg_logit_full, label, weight=seg_weight, ignore_index=...)``;
+    - with a ``sampler``, every loss gets the 0.x call with ``weight=sampler.sample(seg_logit_full,
+      seg_label)`` (N×H×W); losses with ``accepts_pixel_weight = False`` are refused.
     """
 
     def __init__(self, in_channels: Union[int, Sequence[int]], channels: int, *, num_classes: int,
@@ -49,9 +61,6 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
         self.num_classes = _positive_int(name, 'num_classes', num_classes)
         if conv_cfg is not None:
             raise ConfigError(f'{name}: conv_cfg={conv_cfg!r} is not supported (leave it None)')
-        if sampler is not None:
-            raise ConfigError(f'{name}: sampler={sampler!r}: pixel samplers are not supported; '
-                              "use loss_decode=dict(type='OhemCrossEntropy', ...) for hard-pixel mining")
         if init_cfg is not None:
             raise ConfigError(f'{name}: init_cfg={init_cfg!r} is not supported (heads initialise themselves)')
         if not isinstance(dropout_ratio, (int, float)) or not 0 <= dropout_ratio < 1:
@@ -61,6 +70,7 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
         self.ignore_index = ignore_index
         self.align_corners = align_corners
         self.loss_decode = _build_losses(name, loss_decode)
+        self.sampler = None if sampler is None else _build_sampler(name, sampler, self)
         self.conv_seg = nn.Conv2d(channels, self.num_classes, kernel_size=1)
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
 
@@ -88,15 +98,34 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
         return self.conv_seg(feat)
 
     def losses(self, seg_logit: torch.Tensor, seg_label: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """``{loss_name: loss, ..., 'acc_seg': accuracy}``; the losses upsample the logits themselves."""
+        """``{loss_name: loss, ..., 'acc_seg': accuracy}`` of low-resolution logits and N×1×H×W labels.
+
+        Each loss is called as its contract says (see the class docstring); losses with the same
+        ``loss_name`` are summed.
+        """
         label = seg_label[:, 0] if seg_label.dim() == 4 else seg_label
+        full, seg_weight = None, None
+        if self.sampler is not None:
+            full = self._resize_to_label(seg_logit, label)
+            seg_weight = self.sampler.sample(full, label.unsqueeze(1))
         loss: Dict[str, torch.Tensor] = {}
         for loss_module in self.loss_decode:
-            value = loss_module(seg_logit, label, ignore_index=self.ignore_index, align_corners=self.align_corners)
+            if self.sampler is None and _accepts_low_res(loss_module):
+                value = loss_module(seg_logit, label, ignore_index=self.ignore_index,
+                                    align_corners=self.align_corners)
+            else:
+                full = self._resize_to_label(seg_logit, label) if full is None else full
+                value = loss_module(full, label, weight=seg_weight, ignore_index=self.ignore_index)
             name = loss_module.loss_name
             loss[name] = loss[name] + value if name in loss else value
         loss['acc_seg'] = accuracy(seg_logit, label, self.ignore_index, self.align_corners)
         return loss
+
+    def _resize_to_label(self, seg_logit: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """The logits resized (bilinear, the head's ``align_corners``) to the N×H×W label's size."""
+        if seg_logit.shape[-2:] == label.shape[-2:]:
+            return seg_logit
+        return F.interpolate(seg_logit, size=label.shape[-2:], mode='bilinear', align_corners=self.align_corners)
 
     def _transform_inputs(self, inputs: Features) -> Union[torch.Tensor, List[torch.Tensor]]:
         """The feature(s) ``in_index`` selects, transformed by ``input_transform``."""
@@ -140,3 +169,19 @@ def _build_losses(owner: str, loss_decode) -> nn.ModuleList:
         raise ConfigError(f'{owner}: loss_decode must be a loss config dict or a non-empty list of them, '
                           f'got {loss_decode!r}')
     return nn.ModuleList(MODELS.build(cfg) for cfg in cfgs)
+
+
+def _accepts_low_res(loss_module: nn.Module) -> bool:
+    """Whether the loss declares it upsamples low-resolution logits itself (``accepts_low_res_logits``)."""
+    return bool(getattr(loss_module, 'accepts_low_res_logits', False))
+
+
+def _build_sampler(owner: str, sampler, head: nn.Module):
+    """The head's pixel sampler, refusing losses that take no pixel weight."""
+    if not isinstance(sampler, dict):
+        raise ConfigError(f'{owner}: sampler must be a pixel sampler config dict or None, got {sampler!r}')
+    refused = [type(m).__name__ for m in head.loss_decode if getattr(m, 'accepts_pixel_weight', True) is False]
+    if refused:
+        raise ConfigError(f'{owner}: sampler={sampler!r} cannot be combined with {", ".join(refused)} '
+                          '(it takes no pixel weight); use CrossEntropyLoss with the sampler')
+    return build_pixel_sampler(sampler, context=head)

@@ -1,11 +1,13 @@
 """mmseg 0.x ``CrossEntropyLoss`` on low-resolution logits and full-resolution labels."""
+from typing import Optional
+
 import torch
 import torch.nn as nn
 
 from ...ops import seg_cross_entropy
 from ...registry import MODELS
 from ...utils import ConfigError
-from .utils import ClassWeight, check_loss_name, get_class_weight
+from .utils import ClassWeight, check_loss_name, get_class_weight, pixel_cross_entropy, weight_reduce_loss
 
 
 @MODELS.register_module()
@@ -17,6 +19,12 @@ class CrossEntropyLoss(nn.Module):
     non-ignored ones; ``'sum'`` sums. ``class_weight[c]`` multiplies the loss of class-c pixels and
     is not renormalised.
 
+    ``accepts_low_res_logits = True``: decode heads pass the low-resolution logits (see
+    :class:`~mmseg_ddrnet.models.heads.BaseDecodeHead`). With a per-pixel ``weight`` (a pixel
+    sampler's) or ``reduction_override`` it takes mmseg 0.x's path: per-pixel losses of the resized
+    logits, times ``weight``, reduced as 0.x's ``weight_reduce_loss`` (mean over all pixels, or over
+    the non-ignored ones with ``avg_non_ignore``).
+
     Args:
         use_sigmoid, use_mask: mmseg's binary and mask variants; not supported (must be False).
         reduction: ``'mean'`` or ``'sum'``.
@@ -25,6 +33,8 @@ class CrossEntropyLoss(nn.Module):
         loss_name: the key of the loss in the head's loss dict (must start with ``loss_`` to count).
         avg_non_ignore: average over non-ignored pixels only.
     """
+
+    accepts_low_res_logits = True
 
     def __init__(self, use_sigmoid: bool = False, use_mask: bool = False, reduction: str = 'mean',
                  class_weight: ClassWeight = None, loss_weight: float = 1.0, loss_name: str = 'loss_ce',
@@ -45,9 +55,21 @@ class CrossEntropyLoss(nn.Module):
     def loss_name(self) -> str:
         return self._loss_name
 
-    def forward(self, logits: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
-                align_corners: bool = False) -> torch.Tensor:
-        """The loss of N×C×h×w ``logits`` against N×H×W ``label``."""
+    def forward(self, logits: torch.Tensor, label: torch.Tensor, weight: Optional[torch.Tensor] = None,
+                avg_factor: Optional[float] = None, reduction_override: Optional[str] = None,
+                ignore_index: int = 255, align_corners: bool = False, **kwargs) -> torch.Tensor:
+        """The loss of N×C×h×w ``logits`` against N×H×W ``label`` (optional N×H×W pixel ``weight``)."""
+        if weight is None and avg_factor is None and reduction_override is None:
+            return self._fast_loss(logits, label, ignore_index, align_corners)
+        reduction = reduction_override or self.reduction
+        loss = pixel_cross_entropy(logits, label, self.class_weight, ignore_index, align_corners)
+        if avg_factor is None and self.avg_non_ignore and reduction == 'mean':
+            avg_factor = int((label != ignore_index).sum())
+        return self.loss_weight * weight_reduce_loss(loss, weight, reduction, avg_factor)
+
+    def _fast_loss(self, logits: torch.Tensor, label: torch.Tensor, ignore_index: int,
+                   align_corners: bool) -> torch.Tensor:
+        """The reduced loss through the fused ``seg_cross_entropy`` (no per-pixel tensor)."""
         avg_non_ignore = self.avg_non_ignore and self.reduction == 'mean'
         loss = seg_cross_entropy(logits, label, weight=self.class_weight, ignore_index=ignore_index,
                                  avg_non_ignore=avg_non_ignore, align_corners=align_corners)

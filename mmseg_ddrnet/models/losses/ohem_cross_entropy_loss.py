@@ -17,7 +17,9 @@ class OhemCrossEntropy(nn.Module):
     The non-ignored pixels are sorted by the softmax probability of their label, ``p``; the
     threshold is ``max(p_sorted[min(min_kept, n - 1)], thres)`` and the pixels with ``p`` below it
     are kept; the loss is the mean of their (class-weighted) cross-entropies, 0 without valid pixels.
-    The logits are upsampled (bilinear) to the label size inside the loss.
+    The logits are upsampled (bilinear) to the label size inside the loss
+    (``accepts_low_res_logits = True``). It mines the hard pixels itself, so it takes no pixel
+    weights and does not combine with a head's pixel sampler (``accepts_pixel_weight = False``).
 
     Args:
         ignore_label: label to ignore; None (default) follows the head's ``ignore_index``.
@@ -28,6 +30,9 @@ class OhemCrossEntropy(nn.Module):
         loss_weight: factor of the loss.
         loss_name: the key of the loss in the head's loss dict.
     """
+
+    accepts_low_res_logits = True
+    accepts_pixel_weight = False
 
     def __init__(self, ignore_label: Optional[int] = None, thres: float = 0.7, min_kept: int = 100000,
                  class_weight: ClassWeight = None, loss_weight: float = 1.0, loss_name: str = 'loss_ohem',
@@ -52,8 +57,12 @@ class OhemCrossEntropy(nn.Module):
         return self._loss_name
 
     def forward(self, logits: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
-                align_corners: bool = False) -> torch.Tensor:
+                align_corners: bool = False, *, weight: Optional[torch.Tensor] = None,
+                reduction_override: Optional[str] = None) -> torch.Tensor:
         """The loss of N×C×h×w ``logits`` against N×H×W ``label``."""
+        if weight is not None or reduction_override is not None:
+            raise ConfigError('OhemCrossEntropy mines hard pixels itself and takes no pixel weight or '
+                              'reduction_override; remove decode_head.sampler or use CrossEntropyLoss')
         ignore = ignore_index if self.ignore_label is None else self.ignore_label
         loss = seg_cross_entropy(logits, label, weight=self.class_weight, ignore_index=ignore,
                                  align_corners=align_corners, thres=self.thres, min_kept=self.min_kept)

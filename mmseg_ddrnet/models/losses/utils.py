@@ -1,4 +1,4 @@
-"""Helpers shared by the losses: class weights from configs, pixel accuracy."""
+"""Helpers shared by the losses: class weights from configs, per-pixel losses and their reduction, accuracy."""
 import json
 import os
 import pickle
@@ -6,8 +6,11 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ...ops import resize_argmax
+from ...ops.checks import check_label_range, class_weight as class_weight_tensor, squeeze_label
+from ...ops.reference import AVG_EPS, upsample
 from ...utils import ConfigError
 
 ClassWeight = Optional[Union[Sequence[float], str]]
@@ -69,3 +72,38 @@ def accuracy(logits: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
         return logits.new_zeros(())
     correct = (pred[valid] == label[valid]).sum()
     return (correct.float() * (100.0 / num_valid)).to(logits.dtype)
+
+
+def pixel_cross_entropy(logits: torch.Tensor, label: torch.Tensor, class_weight: Optional[Sequence[float]] = None,
+                        ignore_index: int = 255, align_corners: bool = False) -> torch.Tensor:
+    """Per-pixel (N×H×W) softmax cross-entropy of ``logits`` resized bilinearly to the label size.
+
+    ``class_weight[c]`` multiplies the loss of class-c pixels; ignored pixels get 0. Half-precision
+    logits are computed in float32. The reference path of the losses when a pixel weight is needed.
+    """
+    op = 'pixel_cross_entropy'
+    label = squeeze_label(op, logits, label)
+    x = upsample(logits, label.shape[-2:], align_corners)
+    check_label_range(op, label, x.shape[1], ignore_index)
+    weight = class_weight_tensor(op, class_weight, x.shape[1], x.new_empty(0))
+    return F.cross_entropy(x, label, weight=weight, ignore_index=ignore_index, reduction='none')
+
+
+def weight_reduce_loss(loss: torch.Tensor, weight: Optional[torch.Tensor] = None, reduction: str = 'mean',
+                       avg_factor: Optional[float] = None) -> torch.Tensor:
+    """mmseg 0.x ``weight_reduce_loss``: ``loss * weight``, then ``'none'``, ``'sum'`` or ``'mean'``.
+
+    The mean is over all elements, or ``sum / (avg_factor + eps)`` when ``avg_factor`` is given.
+    """
+    if weight is not None:
+        if weight.shape != loss.shape:
+            raise ConfigError(f'a pixel weight of shape {tuple(weight.shape)} does not fit the per-pixel loss '
+                              f'of shape {tuple(loss.shape)}')
+        loss = loss * weight.to(loss.dtype)
+    if reduction == 'none':
+        return loss
+    if reduction == 'sum':
+        return loss.sum()
+    if reduction != 'mean':
+        raise ConfigError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    return loss.mean() if avg_factor is None else loss.sum() / (avg_factor + AVG_EPS)

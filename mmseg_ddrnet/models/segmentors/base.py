@@ -1,4 +1,6 @@
 """The segmentor base class: mmseg 0.x's ``forward`` / ``train_step`` API and ``parse_losses``."""
+import os
+import warnings
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -123,6 +125,25 @@ class BaseSegmentor(nn.Module, metaclass=ABCMeta):
     def val_step(self, data_batch: dict, optimizer=None, **kwargs) -> dict:
         """The losses of a labelled batch, as :meth:`train_step` (mmseg 0.x)."""
         return self.train_step(data_batch, optimizer, **kwargs)
+
+    def show_result(self, img: Union[str, os.PathLike, np.ndarray], result: Union[np.ndarray, Sequence[np.ndarray]],
+                    palette: Optional[Sequence[Sequence[int]]] = None, win_name: str = '', show: bool = False,
+                    wait_time: int = 0, out_file: Optional[Union[str, os.PathLike]] = None,
+                    opacity: float = 0.5) -> np.ndarray:
+        """``img`` with the label map ``result`` painted over it (mmseg 0.x ``BaseSegmentor.show_result``).
+
+        Paints with :func:`mmseg_ddrnet.apis.show_result` (``palette`` defaults to ``self.PALETTE``),
+        shows it in the window ``win_name`` for ``wait_time`` ms if ``show``, writes ``out_file`` if
+        given, and returns the painted BGR ``uint8`` image.
+        """
+        from ...apis.inference import show_result  # the apis import the models: import on use
+        from ...apis.test import _show
+        painted = show_result(self, img, result, palette=palette, opacity=opacity, out_file=out_file)
+        if show:
+            _show(win_name, painted, wait_time)
+        if not (show or out_file):
+            warnings.warn('show==False and out_file is not specified, only result image will be returned')
+        return painted
 
 
 def _check_same_shapes(img_metas: Sequence[Sequence[dict]]) -> None:
