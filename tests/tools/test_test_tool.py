@@ -237,6 +237,6 @@ def _free_port() -> int:
 
 def test_unknown_option_and_missing_config_are_user_errors(tmp_path):
     with pytest.raises(ConfigError, match='--launcher'):
-        tool.parse_args(['c.py', 'm.pth', '--eval', 'mIoU', '--launcher', 'mpi'])
+        tool.parse_args(['c.py', 'm.pth', '--eval', 'mIoU', '--launcher', 'lsf'])
     with pytest.raises(ConfigError, match='config file not found'):
         tool.main([str(tmp_path / 'missing.py'), 'm.pth', '--eval', 'mIoU'])

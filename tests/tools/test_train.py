@@ -185,7 +185,8 @@ def test_user_errors_are_one_line_and_leave_checkpoints_alone(tmp_path, config, 
         f'error: config file not found: {tmp_path / "missing.py"}']
     for args, message in (
             ([config, '--bogus'], 'unrecognized arguments: --bogus'),
-            ([config, '--launcher', 'mpi'], "invalid choice: 'mpi'"),
+            ([config, '--launcher', 'lsf'], "invalid choice: 'lsf'"),
+            ([config, '--launcher', 'mpi'], '--launcher mpi needs the environment variable OMPI_COMM_WORLD_RANK'),
             ([config, '--cfg-options', 'optimizer.type=SDG'], "unknown type 'SDG'"),
             ([config, '--cfg-options', 'runner.type=Nope'], 'runner.type must be one of'),
             ([config, '--resume-from', str(tmp_path / 'nope.pth')], 'not found')):
