@@ -112,3 +112,19 @@ def test_corrupt_rows_above_the_crop_name_the_file(tmp_path, write_pair):
     with pytest.raises(DataError, match='x.png'):
         pipeline(dict(img_info=dict(filename='x.png'), ann_info=dict(seg_map='x.png'),
                       img_prefix=str(tmp_path / 'img'), seg_prefix=str(tmp_path / 'ann')))
+
+
+def test_real_camvid_images_fused_equal_sequential(camvid_root, repo_root):
+    """The shipped CamVid recipe's train pipeline on real photos (real PNG encoders and filters)."""
+    from mmseg_ddrnet.config import Config
+    cfg = Config.fromfile(str(repo_root / 'configs' / '_base_' / 'datasets' / 'camvid.py'))
+    dataset = build_dataset(dict(cfg.data.train, data_root=str(camvid_root)))
+    assert isinstance(dataset.pipeline.steps()[0], LoadResizeCrop)
+    seeds = [s * 37 for s in range(8)]  # spread over the 367 images
+    for fused, plain in zip(_samples(dataset, seeds, True), _samples(dataset, seeds, False)):
+        _assert_same_sample(fused, plain)
+    for name in sorted((camvid_root / 'train').iterdir())[::23]:
+        data = name.read_bytes()
+        assert image_ops.png_fast_size(data) == (360, 480)
+        np.testing.assert_array_equal(image_ops.read_png_rows(data, None, str(name)),
+                                      cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
