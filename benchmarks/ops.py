@@ -1,16 +1,17 @@
 """The fused ops of ``mmcv_ext`` against their pure-PyTorch references: time and peak memory.
 
-Every (case, implementation) pair runs in two fresh subprocesses, one for its time and one for its
-peak memory, so that the peak is its own and the memory probe does not slow the timed calls:
+Each case is timed in one fresh subprocess that alternates reference and mmcv_ext calls (switched with
+``ops.use_ext``), so that each pair of calls sees the same machine load; the speed-up reported is the
+median of the per-pair ratios. Peak memory comes from one more subprocess per implementation, so that
+the peak is its own and the memory probe does not slow the timed calls:
 - CPU: the rise of the process's resident-set high-water mark (``VmHWM``, reset through
   ``/proc/self/clear_refs``) above its resident size before one call, with glibc's malloc told to
   hand big blocks back to the system (``MALLOC_MMAP_THRESHOLD_``) so freed tensors do not hide in
   its free lists; this counts every byte the call touched, tensors and scratch buffers alike. That
   setting turns every large allocation into fresh page faults, so the timed process runs without it.
 - CUDA: ``torch.cuda.max_memory_allocated`` above the memory allocated before the call.
-Times are the median (and best) of ``--repeat`` calls after one warm-up call; ``torch`` uses
-``--threads`` threads. ``ext`` and ``ref`` subprocesses alternate for ``--rounds`` rounds, so that
-they share the machine's load alike.
+Times are the median (and best) of ``--repeat`` calls of each implementation per round, after one
+warm-up call of each; ``torch`` uses ``--threads`` threads; ``--rounds`` repeats the subprocesses.
 
 usage: python benchmarks/ops.py [--cases resize_argmax ...] [--repeat 5] [--rounds 1] [--threads 2]
                                 [--device cpu|cuda] [--json results.json]
@@ -141,57 +142,66 @@ def _peak_mb(run, device):
 
 
 def worker(case, impl, what, device, repeat, threads):
-    """Run one case with one implementation; print its time or its peak memory as JSON."""
+    """Print JSON: the peak memory of one implementation (``what='memory'``), or the times of both,
+    alternating call by call (``what='time'``, ``impl='both'``)."""
     import torch
     from mmseg_ddrnet import ops
     torch.set_num_threads(threads)
-    ops.set_use_ext(impl == 'ext')
-    if impl == 'ext' and not ops.ext_available():
+    if impl != 'ref' and not ops.ext_available():
         print(json.dumps(dict(error=ops.ext_unavailable_reason())))
         return
     run = CASES[case](device)
-    run()  # warm-up
-    _sync(device)
     if what == 'memory':
-        print(json.dumps(dict(peak_mb=_peak_mb(run, device))))
+        with ops.use_ext(impl == 'ext'):
+            run()  # warm-up
+            _sync(device)
+            print(json.dumps(dict(peak_mb=_peak_mb(run, device))))
         return
-    times = []
-    for _ in range(repeat):
-        _sync(device)
-        start = time.perf_counter()
-        run()
-        _sync(device)
-        times.append((time.perf_counter() - start) * 1000)
-    print(json.dumps(dict(median_ms=statistics.median(times), best_ms=min(times))))
+    times = {'ref': [], 'ext': []}
+    for i in range(repeat + 1):
+        for name in (('ref', 'ext') if i % 2 else ('ext', 'ref')):
+            with ops.use_ext(name == 'ext'):
+                _sync(device)
+                start = time.perf_counter()
+                run()
+                _sync(device)
+                if i:  # the first pair warms up
+                    times[name].append((time.perf_counter() - start) * 1000)
+    print(json.dumps(times))
 
 
 # ---------------------------------------------------------------- the driver
-def measure(case, impl, args):
-    """Time and peak memory of one (case, impl), each from its own subprocess."""
-    figures = {}
-    for what in ('time', 'memory'):
-        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-        if what == 'memory':
-            env['MALLOC_MMAP_THRESHOLD_'] = '65536'
-        env.pop('MMSEG_DDRNET_DISABLE_EXT', None)
-        cmd = [sys.executable, os.path.abspath(__file__), '--worker', case, impl, what, '--device', args.device,
-               '--repeat', str(args.repeat), '--threads', str(args.threads)]
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if out.returncode != 0:
-            return dict(error=out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed')
-        figures.update(json.loads(out.stdout.strip().splitlines()[-1]))
-        if 'error' in figures:
-            return figures
-    return figures
+def _subprocess(case, impl, what, args):
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    if what == 'memory':
+        env['MALLOC_MMAP_THRESHOLD_'] = '65536'
+    env.pop('MMSEG_DDRNET_DISABLE_EXT', None)
+    cmd = [sys.executable, os.path.abspath(__file__), '--worker', case, impl, what, '--device', args.device,
+           '--repeat', str(args.repeat), '--threads', str(args.threads)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        return dict(error=out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed')
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def merge(rounds):
-    """Figures of several rounds of one (case, impl): the median of medians, the best of bests."""
-    ok = [r for r in rounds if 'error' not in r]
-    if not ok:
-        return rounds[0]
-    return dict(median_ms=statistics.median(r['median_ms'] for r in ok),
-                best_ms=min(r['best_ms'] for r in ok), peak_mb=max(r['peak_mb'] for r in ok))
+def measure(case, args):
+    """``{'ref': figures, 'ext': figures, 'ratios': [...]}`` of one case over ``--rounds`` rounds."""
+    times, peaks, ratios = {'ref': [], 'ext': []}, {'ref': [], 'ext': []}, []
+    for _ in range(args.rounds):
+        paired = _subprocess(case, 'both', 'time', args)
+        if 'error' in paired:
+            return {'ref': paired, 'ext': paired, 'ratios': []}
+        for name in times:
+            times[name] += paired[name]
+        ratios += [r / e for r, e in zip(paired['ref'], paired['ext'])]
+        for name in peaks:
+            peak = _subprocess(case, name, 'memory', args)
+            if 'error' in peak:
+                return {'ref': peak, 'ext': peak, 'ratios': []}
+            peaks[name].append(peak['peak_mb'])
+    figures = {name: dict(median_ms=statistics.median(times[name]), best_ms=min(times[name]),
+                          peak_mb=max(peaks[name])) for name in times}
+    return dict(figures, ratios=ratios)
 
 
 def report(results):
@@ -208,8 +218,9 @@ def report(results):
         if 'error' not in ref and 'error' not in ext:
             mem = (f"{ref['peak_mb'] / ext['peak_mb']:.1f}x less peak memory" if ext['peak_mb'] >= 0.1
                    else 'ext peak memory below measurement resolution')
-            lines.append(f"{case:28} ext is {ref['median_ms'] / ext['median_ms']:.1f}x faster "
-                         f"(median; best {ref['best_ms'] / ext['best_ms']:.1f}x), {mem}")
+            lines.append(f"{case:28} ext is {statistics.median(by_impl['ratios']):.1f}x faster "
+                         f"(median of {len(by_impl['ratios'])} paired calls; best/best "
+                         f"{ref['best_ms'] / ext['best_ms']:.1f}x), {mem}")
     return '\n'.join(lines)
 
 
@@ -236,11 +247,7 @@ def main():
           f'mmcv_ext: {mmcv_ext.build_info()}')
     results = {}
     for case in args.cases:
-        runs = {'ref': [], 'ext': []}
-        for _ in range(args.rounds):
-            for impl in ('ext', 'ref'):
-                runs[impl].append(measure(case, impl, args))
-        results[case] = {impl: merge(r) for impl, r in runs.items()}
+        results[case] = measure(case, args)
         print(report({case: results[case]}).split('\n', 2)[2], flush=True)
     print('\n' + report(results))
     if args.json:
