@@ -16,19 +16,5 @@ if [ $# -gt 0 ] && [[ "$1" != -* ]]; then
   WORK_DIR_ARGS=(--work-dir "$1")
   shift
 fi
-GPUS=${GPUS:-4}
-GPUS_PER_NODE=${GPUS_PER_NODE:-4}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-# shellcheck disable=SC2086
-PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" \
-  --job-name="$JOB_NAME" \
-  --gres=gpu:"$GPUS_PER_NODE" \
-  --ntasks="$GPUS" \
-  --ntasks-per-node="$GPUS_PER_NODE" \
-  --cpus-per-task="$CPUS_PER_TASK" \
-  --kill-on-bad-exit=1 \
-  ${SRUN_ARGS} \
-  "${PYTHON:-python3}" -u "$ROOT/tools/train.py" "$CONFIG" "${WORK_DIR_ARGS[@]}" --launcher slurm "$@"
+exec bash "$(dirname "$0")/slurm_run.sh" "$PARTITION" "$JOB_NAME" train.py $((1 + ${#WORK_DIR_ARGS[@]})) "$CONFIG" \
+  ${WORK_DIR_ARGS[@]+"${WORK_DIR_ARGS[@]}"} "$@"
