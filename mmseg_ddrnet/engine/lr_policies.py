@@ -20,7 +20,7 @@ import numbers
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..utils import ConfigError
-from .lr_schedule import POLICIES, LrSchedule, annealing_cos, annealing_linear
+from .lr_schedule import POLICIES, AnnealToMinLr, LrSchedule, annealing_cos, annealing_linear
 
 ANNEAL_FUNCS: Dict[str, Callable[[float, float, float], float]] = {'cos': annealing_cos,
                                                                    'linear': annealing_linear}
@@ -60,22 +60,7 @@ class InvLr(LrSchedule):
         return base_lr * (1 + self.gamma * progress) ** (-self.power)
 
 
-class _AnnealToMinLr(LrSchedule):
-    """A policy that ends at ``min_lr`` or at ``base_lr * min_lr_ratio`` (exactly one of them)."""
-
-    def __init__(self, min_lr: Optional[float] = None, min_lr_ratio: Optional[float] = None, **kwargs):
-        if (min_lr is None) == (min_lr_ratio is None):
-            raise _error(self.policy, 'set exactly one of min_lr and min_lr_ratio, got '
-                                      f'min_lr={min_lr!r}, min_lr_ratio={min_lr_ratio!r}')
-        self.min_lr = min_lr
-        self.min_lr_ratio = min_lr_ratio
-        super().__init__(**kwargs)
-
-    def target_lr(self, base_lr: float) -> float:
-        return base_lr * self.min_lr_ratio if self.min_lr_ratio is not None else self.min_lr
-
-
-class LinearAnnealingLr(_AnnealToMinLr):
+class LinearAnnealingLr(AnnealToMinLr):
     """Linear from ``base_lr`` to the target lr over the whole run."""
 
     policy = 'LinearAnnealing'
@@ -84,7 +69,7 @@ class LinearAnnealingLr(_AnnealToMinLr):
         return annealing_linear(base_lr, self.target_lr(base_lr), progress / max_progress)
 
 
-class FlatCosineAnnealingLr(_AnnealToMinLr):
+class FlatCosineAnnealingLr(AnnealToMinLr):
     """``base_lr`` for the first ``start_percent`` of the run, then a cosine to the target lr."""
 
     policy = 'FlatCosineAnnealing'
@@ -103,7 +88,7 @@ class FlatCosineAnnealingLr(_AnnealToMinLr):
         return annealing_cos(base_lr, self.target_lr(base_lr), (progress - start) / (max_progress - start))
 
 
-class CosineRestartLr(_AnnealToMinLr):
+class CosineRestartLr(AnnealToMinLr):
     """A cosine to the target lr within each period; period ``i`` starts at weight ``restart_weights[i]``."""
 
     policy = 'CosineRestart'

@@ -144,21 +144,28 @@ class ExpLr(LrSchedule):
         return base_lr * self.gamma ** progress
 
 
-class CosineAnnealingLr(LrSchedule):
-    """Cosine from ``base_lr`` to ``min_lr`` (or ``base_lr * min_lr_ratio``) over the whole run."""
-
-    policy = 'CosineAnnealing'
+class AnnealToMinLr(LrSchedule):
+    """Base of the policies that end at ``min_lr`` or at ``base_lr * min_lr_ratio`` (exactly one of them)."""
 
     def __init__(self, min_lr: Optional[float] = None, min_lr_ratio: Optional[float] = None, **kwargs):
         if (min_lr is None) == (min_lr_ratio is None):
-            raise ConfigError('lr_config for CosineAnnealing needs exactly one of min_lr and min_lr_ratio')
+            raise ConfigError(f'lr_config (policy {self.policy!r}): set exactly one of min_lr and min_lr_ratio, '
+                              f'got min_lr={min_lr!r}, min_lr_ratio={min_lr_ratio!r}')
         self.min_lr = min_lr
         self.min_lr_ratio = min_lr_ratio
         super().__init__(**kwargs)
 
+    def target_lr(self, base_lr: float) -> float:
+        return base_lr * self.min_lr_ratio if self.min_lr_ratio is not None else self.min_lr
+
+
+class CosineAnnealingLr(AnnealToMinLr):
+    """Cosine from ``base_lr`` to ``min_lr`` (or ``base_lr * min_lr_ratio``) over the whole run."""
+
+    policy = 'CosineAnnealing'
+
     def get_lr(self, base_lr: float, progress: int, max_progress: int) -> float:
-        target = base_lr * self.min_lr_ratio if self.min_lr_ratio is not None else self.min_lr
-        return annealing_cos(base_lr, target, progress / max_progress)
+        return annealing_cos(base_lr, self.target_lr(base_lr), progress / max_progress)
 
 
 def annealing_cos(start: float, end: float, factor: float, weight: float = 1.) -> float:

@@ -44,20 +44,33 @@ def seg_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
     The loss is 0 (with a zero gradient) when no pixel is valid or kept.
     """
     op = 'seg_cross_entropy'
-    check_logits(op, logits)
-    label = squeeze_label(op, logits, label)
     check_ohem(op, thres, min_kept)
-    num_classes = logits.shape[1]
-    weight = class_weight(op, weight, num_classes, logits.new_empty(0, dtype=compute_dtype(logits)))
-    check_label_range(op, label, num_classes, ignore_index)
-    x = upsample(logits, label.shape[-2:], align_corners)
-    pixel_loss = F.cross_entropy(x, label, weight=weight, ignore_index=ignore_index, reduction='none')
+    x, label, pixel_loss = _upsampled_pixel_loss(op, logits, label, weight, ignore_index, align_corners)
     if thres is not None:
         return _ohem(x, label, pixel_loss, ignore_index, thres, min_kept)
     if avg_non_ignore:
         n_valid = int((label != ignore_index).sum())
         return pixel_loss.sum() / (n_valid + AVG_EPS)
     return pixel_loss.mean()
+
+
+def pixel_cross_entropy(logits: torch.Tensor, label: torch.Tensor, weight: Optional[torch.Tensor] = None,
+                        ignore_index: int = 255, align_corners: bool = False) -> torch.Tensor:
+    """Per-pixel (N×H×W) cross-entropy of the logits resized to the label size (``weight[label]`` times it,
+    ignored pixels 0): the unreduced loss of :func:`seg_cross_entropy` without OHEM."""
+    return _upsampled_pixel_loss('pixel_cross_entropy', logits, label, weight, ignore_index, align_corners)[2]
+
+
+def _upsampled_pixel_loss(op: str, logits: torch.Tensor, label: torch.Tensor, weight, ignore_index: int,
+                          align_corners: bool):
+    """``(resized logits, N×H×W label, per-pixel loss)`` after checking the inputs for ``op``."""
+    check_logits(op, logits)
+    label = squeeze_label(op, logits, label)
+    num_classes = logits.shape[1]
+    weight = class_weight(op, weight, num_classes, logits.new_empty(0, dtype=compute_dtype(logits)))
+    check_label_range(op, label, num_classes, ignore_index)
+    x = upsample(logits, label.shape[-2:], align_corners)
+    return x, label, F.cross_entropy(x, label, weight=weight, ignore_index=ignore_index, reduction='none')
 
 
 def _ohem(x: torch.Tensor, label: torch.Tensor, pixel_loss: torch.Tensor, ignore_index: int,

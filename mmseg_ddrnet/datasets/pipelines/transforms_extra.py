@@ -35,10 +35,6 @@ def _int_pair(value, name: str) -> Tuple[int, int]:
     return pair
 
 
-def _seg_keys(results: dict) -> List[str]:
-    return list(results.get('seg_fields', []))
-
-
 @PIPELINES.register_module()
 class ResizeToMultiple:
     """Resize image and label maps up to the next multiple of ``size_divisor`` (mmcv ``imresize_to_multiple``).
@@ -64,7 +60,7 @@ class ResizeToMultiple:
     def __call__(self, results: dict) -> dict:
         img = imresize(results['img'], self.target_size(results['img'].shape), self.interpolation or 'bilinear')
         results.update(img=img, img_shape=img.shape, pad_shape=img.shape)
-        for key in _seg_keys(results):
+        for key in results.get('seg_fields', []):
             results[key] = imresize(results[key], self.target_size(results[key].shape), 'nearest')
         return results
 
@@ -182,7 +178,7 @@ class RandomRotate:
         degree = np.random.uniform(min(*self.degree), max(*self.degree))
         if rotate:
             results['img'] = imrotate(results['img'], degree, self.center, self.pal_val, 'bilinear', self.auto_bound)
-            for key in _seg_keys(results):
+            for key in results.get('seg_fields', []):
                 results[key] = imrotate(results[key], degree, self.center, self.seg_pad_val, 'nearest',
                                         self.auto_bound)
         return results
@@ -262,7 +258,7 @@ class SegRescale:
 
     def __call__(self, results: dict) -> dict:
         if self.scale_factor != 1:
-            for key in _seg_keys(results):
+            for key in results.get('seg_fields', []):
                 results[key] = imrescale(results[key], self.scale_factor, 'nearest')
         return results
 
@@ -334,7 +330,7 @@ class RandomCutOut:
             return results
         img = np.array(results['img'])
         h, w = img.shape[:2]
-        segs = {key: np.array(results[key]) for key in _seg_keys(results)} if self.seg_fill_in is not None else {}
+        segs = {key: np.array(results[key]) for key in results.get('seg_fields', [])} if self.seg_fill_in is not None else {}
         for _ in range(np.random.randint(self.n_holes[0], self.n_holes[1] + 1)):
             y1, y2, x1, x2 = self._hole(h, w)
             img[y1:y2, x1:x2, ...] = self.fill_in

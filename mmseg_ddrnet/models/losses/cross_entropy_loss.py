@@ -5,9 +5,10 @@ import torch
 import torch.nn as nn
 
 from ...ops import seg_cross_entropy
+from ...ops.reference import pixel_cross_entropy
 from ...registry import MODELS
 from ...utils import ConfigError
-from .utils import ClassWeight, check_loss_name, get_class_weight, pixel_cross_entropy, weight_reduce_loss
+from .utils import ClassWeight, check_loss_name, get_class_weight, weight_reduce_loss
 
 
 @MODELS.register_module()

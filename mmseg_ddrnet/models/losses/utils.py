@@ -1,4 +1,4 @@
-"""Helpers shared by the losses: class weights from configs, per-pixel losses and their reduction, accuracy."""
+"""Helpers shared by the losses: class weights from configs, the reduction of per-pixel losses, accuracy."""
 import json
 import os
 import pickle
@@ -6,11 +6,9 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ...ops import resize_argmax
-from ...ops.checks import check_label_range, class_weight as class_weight_tensor, squeeze_label
-from ...ops.reference import AVG_EPS, upsample
+from ...ops.reference import AVG_EPS
 from ...utils import ConfigError
 
 ClassWeight = Optional[Union[Sequence[float], str]]
@@ -72,21 +70,6 @@ def accuracy(logits: torch.Tensor, label: torch.Tensor, ignore_index: int = 255,
         return logits.new_zeros(())
     correct = (pred[valid] == label[valid]).sum()
     return (correct.float() * (100.0 / num_valid)).to(logits.dtype)
-
-
-def pixel_cross_entropy(logits: torch.Tensor, label: torch.Tensor, class_weight: Optional[Sequence[float]] = None,
-                        ignore_index: int = 255, align_corners: bool = False) -> torch.Tensor:
-    """Per-pixel (N×H×W) softmax cross-entropy of ``logits`` resized bilinearly to the label size.
-
-    ``class_weight[c]`` multiplies the loss of class-c pixels; ignored pixels get 0. Half-precision
-    logits are computed in float32. The reference path of the losses when a pixel weight is needed.
-    """
-    op = 'pixel_cross_entropy'
-    label = squeeze_label(op, logits, label)
-    x = upsample(logits, label.shape[-2:], align_corners)
-    check_label_range(op, label, x.shape[1], ignore_index)
-    weight = class_weight_tensor(op, class_weight, x.shape[1], x.new_empty(0))
-    return F.cross_entropy(x, label, weight=weight, ignore_index=ignore_index, reduction='none')
 
 
 def weight_reduce_loss(loss: torch.Tensor, weight: Optional[torch.Tensor] = None, reduction: str = 'mean',
