@@ -141,8 +141,19 @@ def test_resume_from_and_load_from(tmp_path, config):
     assert [line['iter'] for line in _json_lines(resumed)[1:]] == [3, 4]
     loaded = str(tmp_path / 'loaded')
     assert train_tool.main([config, '--work-dir', loaded, '--no-validate', '--load-from',
-                            osp.join(first, 'iter_2.pth')]) == 0
+                            osp.join(first, 'iter_2.pth'), '--cfg-options', 'optimizer.lr=0', 'lr_config.min_lr=0',
+                            'checkpoint_config.interval=1']) == 0
     assert [line['iter'] for line in _json_lines(loaded)[1:]] == [1, 2]
+    # lr 0: the weights after the first iteration are the loaded ones, not a fresh initialisation
+    source = toy.state_of(osp.join(first, 'iter_2.pth'))
+    for name in ('iter_1.pth', 'iter_2.pth'):
+        after = toy.state_of(osp.join(loaded, name))
+        assert after.keys() == source.keys()
+        assert all(torch.equal(after[k], v) for k, v in source.items()), name
+    fresh = str(tmp_path / 'fresh')
+    assert train_tool.main([config, '--work-dir', fresh, '--no-validate', '--cfg-options', 'optimizer.lr=0',
+                            'lr_config.min_lr=0', 'runner.max_iters=1']) == 0
+    assert any(not torch.equal(v, source[k]) for k, v in toy.state_of(osp.join(fresh, 'latest.pth')).items())
     weights = {'state_dict': torch.load(osp.join(first, 'iter_2.pth'), weights_only=True)['state_dict']}
     torch.save(weights, tmp_path / 'weights.pth')
     with pytest.raises(CheckpointError, match='no training progress.*--load-from'):
