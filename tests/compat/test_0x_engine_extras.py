@@ -44,6 +44,16 @@ class RecordRunnerHook(Hook):
         SEEN_RUNNERS.append(runner)
 
 
+@HOOKS.register_module(force=True)
+class RecordLrHook(Hook):
+    """Records the lr of the first param group before each training iteration (after the lr hook set it)."""
+
+    lrs: List[float] = []
+
+    def before_train_iter(self, runner) -> None:
+        RecordLrHook.lrs.append(runner.optimizer.param_groups[0]['lr'])
+
+
 class ListHandler(logging.Handler):
     def __init__(self):
         super().__init__()
@@ -306,9 +316,21 @@ MMCV_LR_POLICIES = [
 
 
 @pytest.mark.parametrize('lr_config', MMCV_LR_POLICIES, ids=[c['policy'] for c in MMCV_LR_POLICIES])
-def test_mmcv_lr_policy_builds(lr_config):
-    assert type(build_lr_schedule(dict(lr_config, by_epoch=False), by_epoch_default=False)).policy == \
-        lr_config['policy']
+def test_mmcv_lr_policy_drives_the_run(tmp_path, toy_root, lr_config):
+    """A 0.x config's lr_config sets the lr of every iteration of a real run, as the policy's schedule says
+    (each schedule is checked against mmcv's formulas in tests/engine/test_lr_policies.py)."""
+    cfg = dict(lr_config, by_epoch=False)
+    schedule = build_lr_schedule(cfg, by_epoch_default=False)
+    assert schedule.policy == lr_config['policy']
+    max_iters = 8
+    RecordLrHook.lrs = []
+    train(tmp_path, toy_root, max_iters=max_iters, lr_config=cfg, checkpoint_config=None,
+          custom_hooks=[dict(type='RecordLrHook')])
+    # OneCycle's base lr is max_lr / div_factor (25), whatever optimizer.lr (0.05) says
+    base = lr_config['max_lr'] / 25 if lr_config['policy'] == 'OneCycle' else 0.05
+    expected = [schedule.lr_at(base, it, max_iters) for it in range(max_iters)]
+    assert len({round(lr, 12) for lr in expected}) > 1  # the policy moves the lr within the run
+    assert RecordLrHook.lrs == pytest.approx(expected, rel=1e-12)
 
 
 def test_cyclic_lr_in_an_epoch_based_run(tmp_path, toy_root):
