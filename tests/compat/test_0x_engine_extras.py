@@ -221,8 +221,16 @@ def test_0x_config_with_gradient_cumulative_optimizer_hook(tmp_path, cityscapes_
         'runner.max_iters=2', 'optimizer_config.type=GradientCumulativeOptimizerHook',
         'optimizer_config.cumulative_iters=2'])
     cfg.work_dir, cfg.gpu_ids, cfg.seed = str(tmp_path), [0], 0
-    train_segmentor(build_segmentor(copy.deepcopy(cfg.model)), [build_dataset(cfg.data.train)], cfg)
-    assert (tmp_path / 'iter_2.pth').is_file()
+    cfg.custom_hooks = [dict(type='RecordRunnerHook')]
+    model = build_segmentor(copy.deepcopy(cfg.model))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    SEEN_RUNNERS.clear()
+    train_segmentor(model, [build_dataset(cfg.data.train)], cfg)
+    [runner] = SEEN_RUNNERS
+    [hook] = [h for h in runner.hooks if isinstance(h, OptimizerHook)]
+    assert type(hook) is GradientCumulativeOptimizerHook and hook.cumulative_iters == 2
+    state = torch.load(tmp_path / 'iter_2.pth', weights_only=True)['state_dict']
+    assert not torch.equal(state['decode_head.conv_seg.weight'], before['decode_head.conv_seg.weight'])
 
 
 # ---------------------------------------------------------------- EmptyCacheHook
