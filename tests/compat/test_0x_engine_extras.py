@@ -128,6 +128,7 @@ def test_two_accumulated_batches_of_one_equal_one_batch_of_two(tmp_path, toy_roo
     assert any(not torch.allclose(a, c, atol=1e-4) for a, c in zip(accumulated.parameters(), two_steps.parameters()))
     if grad_clip is not None:  # clipped (and logged) at the step only
         assert [('grad_norm' in line) for line in train_lines(tmp_path / 'acc')] == [False, True]
+        assert train_lines(tmp_path / 'acc')[1]['grad_norm'] > 2 * CLIP['max_norm']  # the clip bites
 
 
 def linear_runner(max_iters: int, start_iter: int = 0):
