@@ -157,7 +157,13 @@ def test_tensorboard_events(tmp_path, toy_data):
         interval=1, hooks=[dict(type='TextLoggerHook', by_epoch=False), dict(type='TensorboardLoggerHook')]))
     events = os.listdir(osp.join(work_dir, 'tf_logs'))
     assert len(events) == 1 and events[0].startswith('events.out.tfevents')
-    assert os.path.getsize(osp.join(work_dir, 'tf_logs', events[0])) > 100
+    # the event file holds the logged scalars of both iterations, as the JSON log has them
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(osp.join(work_dir, 'tf_logs')).Reload()
+    json_lines = [line for line in read_json_log(work_dir) if line.get('mode') == 'train']
+    for tag, key in (('learning_rate', 'lr'), ('train/loss', 'loss'), ('train/decode.loss_ce', 'decode.loss_ce')):
+        assert [e.step for e in acc.Scalars(tag)] == [1, 2], tag
+        assert [e.value for e in acc.Scalars(tag)] == pytest.approx([line[key] for line in json_lines], abs=1e-4)
 
 
 def test_tensorboard_missing_is_a_clear_error(tmp_path, toy_data, monkeypatch):
