@@ -94,6 +94,11 @@ def test_default_work_dir_and_outputs(tmp_path, config, monkeypatch):
     work_dir = tmp_path / 'work_dirs' / 'toy_cfg'
     files = set(os.listdir(work_dir))
     assert {'toy_cfg.py', 'iter_2.pth', 'latest.pth'} <= files
+    # the dumped config is the one that ran: the file's settings plus those the tool fills in
+    from mmseg_ddrnet.config import Config
+    dumped, source = Config.fromfile(str(work_dir / 'toy_cfg.py')).to_dict(), Config.fromfile(config).to_dict()
+    assert {k: v for k, v in dumped.items() if k in source} == source
+    assert dumped['work_dir'] == osp.join('./work_dirs', 'toy_cfg') and dumped['gpu_ids'] == [0]
     assert sum(f.endswith('.log') for f in files) == 1 and sum(f.endswith('.log.json') for f in files) == 1
     log = open(work_dir / next(f for f in files if f.endswith('.log'))).read()
     assert 'Environment info' in log and 'Iter [2/2]' in log and 'eta:' in log and 'Iter(val) [2]' in log
