@@ -22,11 +22,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mmseg_ddrnet.apis.test import multi_gpu_test, single_gpu_test  # noqa: E402
+from mmseg_ddrnet.evaluation import multi_gpu_test, single_gpu_test  # noqa: E402
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataloader, build_dataset  # noqa: E402
-from mmseg_ddrnet.engine.checkpoint import load_checkpoint  # noqa: E402
-from mmseg_ddrnet.engine.dist import LAUNCHERS, get_dist_info, init_dist  # noqa: E402
+from mmseg_ddrnet.checkpoint import load_checkpoint  # noqa: E402
+from mmseg_ddrnet.utils.dist import LAUNCHERS, get_dist_info, init_dist  # noqa: E402
 from mmseg_ddrnet.models import build_segmentor  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402

@@ -9,7 +9,6 @@ As mmsegmentation 0.x's ``mmseg.apis.inference``::
 import os
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -18,12 +17,11 @@ from tqdm import tqdm
 from ..config import Config
 from ..datasets import collate
 from ..datasets.pipelines import Compose
-from ..datasets.pipelines.image_io import imread
-from ..engine.checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint
 from ..models import build_segmentor
 from ..registry import DATASETS
-from ..utils import ConfigError, DataError
-from .test import get_palette, overlay_segmentation
+from ..utils import ConfigError
+from ..visualization import as_bgr_image, paint_result
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
 _PROGRESS_MIN_IMAGES = 8  # show a progress bar for longer lists
@@ -89,16 +87,8 @@ class LoadImage:
     """
 
     def __call__(self, results: dict) -> dict:
-        img = results['img']
-        if isinstance(img, (str, os.PathLike)):
-            filename = os.fspath(img)
-            img = imread(filename)
-        elif isinstance(img, np.ndarray):
-            filename = None
-            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-                raise DataError(f'an image array must be HxWx3 uint8 (BGR), got shape {img.shape} {img.dtype}')
-        else:
-            raise DataError(f'an image must be a file path or an HxWx3 BGR uint8 array, got {type(img).__name__}')
+        filename = os.fspath(results['img']) if isinstance(results['img'], (str, os.PathLike)) else None
+        img = as_bgr_image(results['img'])
         results.update(
             filename=filename, ori_filename=filename, img=img, img_shape=img.shape, ori_shape=img.shape,
             pad_shape=img.shape, scale_factor=1.0,
@@ -149,18 +139,6 @@ def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageL
     return results
 
 
-def _label_map(result: Union[np.ndarray, Sequence[np.ndarray]]) -> np.ndarray:
-    """One label map from ``result`` (a map, or the list :func:`inference_segmentor` returns)."""
-    if isinstance(result, (list, tuple)):
-        if len(result) != 1:
-            raise DataError(f'show_result paints one image: got {len(result)} results')
-        result = result[0]
-    seg = np.asarray(result)
-    if seg.ndim != 2:
-        raise DataError(f'a segmentation result must be an HxW label map, got shape {seg.shape}')
-    return seg
-
-
 def show_result(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Sequence[np.ndarray]],
                 palette: Optional[Sequence[Sequence[int]]] = None, opacity: float = 0.5,
                 out_file: Optional[Union[str, os.PathLike]] = None) -> np.ndarray:
@@ -169,21 +147,7 @@ def show_result(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Sequ
     ``palette`` (RGB per class) defaults to ``model.PALETTE``, else a fixed random one; ``opacity`` is the
     weight of the colours. Returns the painted BGR ``uint8`` image.
     """
-    if not 0 < opacity <= 1:
-        raise ConfigError(f'opacity must be in (0, 1], got {opacity}')
-    image = LoadImage()({'img': img})['img']
-    seg = _label_map(result)
-    colours = get_palette(model, None) if palette is None else np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
-    if image.shape[:2] != seg.shape:
-        raise DataError(f'the image ({image.shape[0]}x{image.shape[1]}) and the result '
-                        f'({seg.shape[0]}x{seg.shape[1]}) differ in size')
-    painted = overlay_segmentation(image, seg, colours, opacity)
-    if out_file is not None:
-        out_file = os.fspath(out_file)
-        os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)
-        if not cv2.imwrite(out_file, painted):
-            raise DataError(f'cannot write {out_file} (unknown image extension or unwritable folder)')
-    return painted
+    return paint_result(model, img, result, palette=palette, opacity=opacity, out_file=out_file)
 
 
 def show_result_pyplot(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Sequence[np.ndarray]],

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..core.hooks import DistEvalHook, EvalHook
+from ..engine.hooks import DistEvalHook, EvalHook
 from ..engine.amp import build_mixed_precision
-from ..engine.checkpoint import load_checkpoint
-from ..engine.dist import get_device
+from ..checkpoint import load_checkpoint
+from ..utils.dist import get_device
 from ..engine.optimizer import build_optimizer
 from ..engine.rng import init_random_seed, set_random_seed
 from ..models.utils import revert_sync_batchnorm

@@ -9,13 +9,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..core.hooks import Hook, get_priority
+from ..checkpoint import extract_state_dict, get_state_dict, load_file, load_state_dict, save_checkpoint
 from ..registry import HOOKS, build_from_cfg
 from ..utils import CheckpointError, ConfigError, get_root_logger
+from ..utils.dist import get_device, get_dist_info, is_distributed, to_device, unwrap_model
 from .amp import MixedPrecision
-from .checkpoint import (extract_state_dict, get_state_dict, load_file, load_state_dict, save_checkpoint,
-                         unwrap_model)
-from .dist import get_device, get_dist_info, is_distributed, to_device
+from .hooks import Hook, get_priority
 from .log_buffer import LogBuffer
 from .rng import get_rng_state, set_rng_state
 

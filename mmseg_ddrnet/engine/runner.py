@@ -4,12 +4,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch.utils.data import DataLoader
 
-from ..core.hooks import CheckpointHook, IterTimerHook, LrUpdaterHook
+from .hooks import CheckpointHook, IterTimerHook, LrUpdaterHook
 from ..registry import HOOKS, build_from_cfg
 from ..utils import ConfigError
 from .base_runner import BaseRunner
 from .data_iter import IterLoader, epoch_iterator
-from .lr_schedule import build_lr_schedule
+from .lr import build_lr_schedule
 
 Workflow = Sequence[Tuple[str, int]]
 

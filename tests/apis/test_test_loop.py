@@ -12,7 +12,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from mmseg_ddrnet.apis.test import multi_gpu_test, overlay_segmentation, single_gpu_test
+from mmseg_ddrnet.evaluation import multi_gpu_test, single_gpu_test
+from mmseg_ddrnet.visualization import overlay_segmentation
 from mmseg_ddrnet.utils import ConfigError
 
 NUM_CLASSES = 3

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from mmseg_ddrnet.engine import checkpoint as ckpt
-from mmseg_ddrnet.engine.checkpoint import (get_state_dict, load_checkpoint, load_state_dict, save_checkpoint,
+from mmseg_ddrnet.checkpoint import io as ckpt
+from mmseg_ddrnet.checkpoint import (get_state_dict, load_checkpoint, load_state_dict, save_checkpoint,
                                             weights_to_cpu)
 from mmseg_ddrnet.utils import CheckpointError
 
@@ -144,7 +144,7 @@ def test_missing_and_unexpected_keys(caplog):
     with pytest.raises(CheckpointError, match=r'unexpected.*extra\.weight.*missing.*conv\.bias'):
         load_state_dict(model, state, strict=True)
     warnings = []
-    import mmseg_ddrnet.engine.checkpoint as mod
+    import mmseg_ddrnet.checkpoint.io as mod
     orig = mod.print_log
     mod.print_log = lambda msg, logger=None, level=None: warnings.append(msg)
     try:

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_ddrnet.engine.checkpoint import load_checkpoint
-from mmseg_ddrnet.engine.convert import (convert_checkpoint, convert_mmseg, convert_official, fold_conv_bias_into_bn,
-                                         plain_data, read_foreign_checkpoint)
+from mmseg_ddrnet.checkpoint import load_checkpoint, plain_data, read_foreign_checkpoint
+from mmseg_ddrnet.models.backbones.ddrnet_keys import convert_mmseg, convert_official, fold_conv_bias_into_bn
+from mmseg_ddrnet.models.convert import convert_checkpoint
 from mmseg_ddrnet.models import build_segmentor
 from mmseg_ddrnet.models.backbones import DDRNet
 from mmseg_ddrnet.utils import CheckpointError

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_ddrnet.core.evaluation import (confusion_to_metrics, dump_metrics_json, eval_metrics,
+from mmseg_ddrnet.metrics import (confusion_to_metrics, dump_metrics_json, eval_metrics,
                                           image_confusion_matrix, intersect_and_union, mean_dice, mean_fscore,
                                           mean_iou, metric_tables, pre_eval_to_metrics, summarize)
 from mmseg_ddrnet.utils import ConfigError, DataError

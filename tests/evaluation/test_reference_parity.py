@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from mmseg_ddrnet.core.evaluation import confusion_to_metrics, image_confusion_matrix
+from mmseg_ddrnet.metrics import confusion_to_metrics, image_confusion_matrix
 from mmseg_ddrnet.datasets.pipelines import PhotoMetricDistortion, Resize
 
 # One subprocess (importing mmseg takes a while) computes everything the tests compare with.

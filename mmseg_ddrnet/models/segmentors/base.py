@@ -11,6 +11,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from ...utils import DataError
+from ...visualization import paint_result, show_image
 
 Losses = Dict[str, Union[torch.Tensor, Sequence[torch.Tensor]]]
 
@@ -132,15 +133,13 @@ class BaseSegmentor(nn.Module, metaclass=ABCMeta):
                     opacity: float = 0.5) -> np.ndarray:
         """``img`` with the label map ``result`` painted over it (mmseg 0.x ``BaseSegmentor.show_result``).
 
-        Paints with :func:`mmseg_ddrnet.apis.show_result` (``palette`` defaults to ``self.PALETTE``),
+        Paints with :func:`mmseg_ddrnet.visualization.paint_result` (as :func:`mmseg_ddrnet.apis.show_result`) (``palette`` defaults to ``self.PALETTE``),
         shows it in the window ``win_name`` for ``wait_time`` ms if ``show``, writes ``out_file`` if
         given, and returns the painted BGR ``uint8`` image.
         """
-        from ...apis.inference import show_result  # the apis import the models: import on use
-        from ...apis.test import _show
-        painted = show_result(self, img, result, palette=palette, opacity=opacity, out_file=out_file)
+        painted = paint_result(self, img, result, palette=palette, opacity=opacity, out_file=out_file)
         if show:
-            _show(win_name, painted, wait_time)
+            show_image(win_name, painted, wait_time)
         if not (show or out_file):
             warnings.warn('show==False and out_file is not specified, only result image will be returned')
         return painted

@@ -5,7 +5,7 @@ from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 
-from ...utils.io import atomic_write
+from ..utils.io import atomic_write
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:

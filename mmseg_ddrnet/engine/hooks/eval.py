@@ -6,8 +6,11 @@ from typing import Any, Dict, Optional
 
 from torch.utils.data import DataLoader
 
+from ...evaluation import multi_gpu_test, single_gpu_test
 from ...registry import HOOKS
 from ...utils import ConfigError
+from ...utils.dist import broadcast_object
+from ..rng import get_rng_state, set_rng_state
 from .hook import Hook
 from .logger import LoggerHook
 
@@ -91,7 +94,6 @@ class EvalHook(Hook):
             self._do_evaluate(runner)
 
     def test(self, runner) -> list:
-        from ...apis.test import single_gpu_test
         return single_gpu_test(runner.model, self.dataloader, pre_eval=self.pre_eval)
 
     def evaluate(self, runner, results: list) -> Dict[str, float]:
@@ -100,7 +102,6 @@ class EvalHook(Hook):
     def _do_evaluate(self, runner) -> None:
         # evaluation must not move the training's random streams (e.g. the loader's draw of a base seed),
         # so that training with or without it, and resumed or not, draws the same numbers
-        from ...engine.rng import get_rng_state, set_rng_state  # the engine imports the hooks, not the reverse
         rng = get_rng_state()
         results = self.test(runner)
         set_rng_state(rng)
@@ -151,7 +152,6 @@ class DistEvalHook(EvalHook):
         self.broadcast_bn_buffer = broadcast_bn_buffer
 
     def test(self, runner) -> list:
-        from ...apis.test import multi_gpu_test
         if self.broadcast_bn_buffer:
             runner.broadcast_buffers()
         tmpdir = self.tmpdir or osp.join(runner.work_dir, '.eval_hook')
@@ -160,6 +160,5 @@ class DistEvalHook(EvalHook):
 
     def evaluate(self, runner, results: Optional[list]) -> Dict[str, float]:
         """Metrics computed on rank 0 and broadcast, so that every rank agrees on the best checkpoint."""
-        from ...engine.dist import broadcast_object  # the engine imports the hooks, not the reverse
         metrics = super().evaluate(runner, results) if runner.rank == 0 else None
         return broadcast_object(metrics, src=0)

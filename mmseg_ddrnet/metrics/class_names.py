@@ -1,7 +1,7 @@
 """Class names and RGB palettes of the supported datasets."""
 from typing import List
 
-from ...utils import ConfigError
+from ..utils import ConfigError
 
 CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign',
                       'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train',

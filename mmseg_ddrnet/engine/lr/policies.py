@@ -1,9 +1,14 @@
 """The other lr policies of mmcv 1.x's ``LrUpdaterHook`` family, with mmcv's formulas (``lr_config`` in configs).
 
 ``progress`` counts iterations (``by_epoch=False``) or epochs; warmup scales the result as for every policy
-(see :mod:`.lr_schedule`, whose ``POLICIES`` this module extends). ``target`` is ``min_lr`` or
+(:mod:`.base`). Each policy registers in ``LR_SCHEDULES`` under its lower-case name. ``target`` is ``min_lr`` or
 ``base_lr * min_lr_ratio``.
 
+- ``fixed``:               ``base_lr``
+- ``step``:                ``base_lr * gamma ** k``, k the steps (or milestones) passed
+- ``poly``:                ``(base_lr - min_lr) * (1 - progress / max_progress) ** power + min_lr``
+- ``exp``:                 ``base_lr * gamma ** progress``
+- ``CosineAnnealing``:     cosine from ``base_lr`` to ``target`` over the run
 - ``inv``:                 ``base_lr * (1 + gamma * progress) ** -power``
 - ``LinearAnnealing``:     linear from ``base_lr`` to ``target`` over the run
 - ``FlatCosineAnnealing``: ``base_lr`` until ``start = round(max_progress * start_percent)``, then cosine to ``target``
@@ -19,8 +24,9 @@ Like mmcv's lr hooks, ``Cyclic`` and ``OneCycle`` change the lr only (momentum i
 import numbers
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..utils import ConfigError
-from .lr_schedule import POLICIES, AnnealToMinLr, LrSchedule, annealing_cos, annealing_linear
+from ...utils import ConfigError
+from ...registry import LR_SCHEDULES
+from .base import AnnealToMinLr, LrSchedule, annealing_cos, annealing_linear
 
 ANNEAL_FUNCS: Dict[str, Callable[[float, float, float], float]] = {'cos': annealing_cos,
                                                                    'linear': annealing_linear}
@@ -46,6 +52,90 @@ def _check_iter_based(policy: str, by_epoch: bool) -> None:
                              'set by_epoch=False or leave it out')
 
 
+def register_policy(cls: type) -> type:
+    """Register an :class:`LrSchedule` subclass in ``LR_SCHEDULES`` under ``cls.policy.lower()``."""
+    LR_SCHEDULES.register_module(name=cls.policy.lower(), module=cls)
+    return cls
+
+
+@register_policy
+class FixedLr(LrSchedule):
+    """The base lr throughout (warmup aside)."""
+
+    policy = 'fixed'
+
+    def get_lr(self, base_lr: float, progress: int, max_progress: int) -> float:
+        return base_lr
+
+
+@register_policy
+class StepLr(LrSchedule):
+    """``base_lr * gamma ** k``: k = progress // step, or the number of milestones in ``step`` passed."""
+
+    policy = 'step'
+
+    def __init__(self, step: Union[int, Sequence[int]], gamma: float = 0.1, min_lr: Optional[float] = None,
+                 **kwargs):
+        if isinstance(step, int):
+            if step <= 0:
+                raise ConfigError(f'lr_config.step must be positive, got {step}')
+        elif not (isinstance(step, (list, tuple)) and all(isinstance(s, int) and s > 0 for s in step)):
+            raise ConfigError(f'lr_config.step must be a positive int or a list of them, got {step!r}')
+        self.step = step if isinstance(step, int) else list(step)
+        self.gamma = gamma
+        self.min_lr = min_lr
+        super().__init__(**kwargs)
+
+    def get_lr(self, base_lr: float, progress: int, max_progress: int) -> float:
+        if isinstance(self.step, int):
+            exp = progress // self.step
+        else:
+            exp = next((i for i, s in enumerate(self.step) if progress < s), len(self.step))
+        lr = base_lr * self.gamma ** exp
+        return max(lr, self.min_lr) if self.min_lr is not None else lr
+
+
+@register_policy
+class PolyLr(LrSchedule):
+    """``(base_lr - min_lr) * (1 - progress / max_progress) ** power + min_lr``."""
+
+    policy = 'poly'
+
+    def __init__(self, power: float = 1., min_lr: float = 0., **kwargs):
+        self.power = power
+        self.min_lr = min_lr
+        super().__init__(**kwargs)
+
+    def get_lr(self, base_lr: float, progress: int, max_progress: int) -> float:
+        coeff = (1 - progress / max_progress) ** self.power
+        return (base_lr - self.min_lr) * coeff + self.min_lr
+
+
+@register_policy
+class ExpLr(LrSchedule):
+    """``base_lr * gamma ** progress``."""
+
+    policy = 'exp'
+
+    def __init__(self, gamma: float, **kwargs):
+        self.gamma = gamma
+        super().__init__(**kwargs)
+
+    def get_lr(self, base_lr: float, progress: int, max_progress: int) -> float:
+        return base_lr * self.gamma ** progress
+
+
+@register_policy
+class CosineAnnealingLr(AnnealToMinLr):
+    """Cosine from ``base_lr`` to ``min_lr`` (or ``base_lr * min_lr_ratio``) over the whole run."""
+
+    policy = 'CosineAnnealing'
+
+    def get_lr(self, base_lr: float, progress: int, max_progress: int) -> float:
+        return annealing_cos(base_lr, self.target_lr(base_lr), progress / max_progress)
+
+
+@register_policy
 class InvLr(LrSchedule):
     """``base_lr * (1 + gamma * progress) ** (-power)``."""
 
@@ -60,6 +150,7 @@ class InvLr(LrSchedule):
         return base_lr * (1 + self.gamma * progress) ** (-self.power)
 
 
+@register_policy
 class LinearAnnealingLr(AnnealToMinLr):
     """Linear from ``base_lr`` to the target lr over the whole run."""
 
@@ -69,6 +160,7 @@ class LinearAnnealingLr(AnnealToMinLr):
         return annealing_linear(base_lr, self.target_lr(base_lr), progress / max_progress)
 
 
+@register_policy
 class FlatCosineAnnealingLr(AnnealToMinLr):
     """``base_lr`` for the first ``start_percent`` of the run, then a cosine to the target lr."""
 
@@ -88,6 +180,7 @@ class FlatCosineAnnealingLr(AnnealToMinLr):
         return annealing_cos(base_lr, self.target_lr(base_lr), (progress - start) / (max_progress - start))
 
 
+@register_policy
 class CosineRestartLr(AnnealToMinLr):
     """A cosine to the target lr within each period; period ``i`` starts at weight ``restart_weights[i]``."""
 
@@ -134,6 +227,7 @@ def _cyclic_target_ratio(policy: str, target_ratio: Union[float, Sequence[float]
     raise _error(policy, f'target_ratio must be a number or a tuple of one or two numbers, got {target_ratio!r}')
 
 
+@register_policy
 class CyclicLr(LrSchedule):
     """mmcv's cyclic lr (cosine or linear ramps), updated every iteration.
 
@@ -186,6 +280,7 @@ class CyclicLr(LrSchedule):
         raise AssertionError('unreachable: the two phases cover a cycle')
 
 
+@register_policy
 class OneCycleLr(LrSchedule):
     """mmcv's 1cycle policy, updated every iteration; the base lr of each group is ``max_lr / div_factor``.
 
@@ -270,6 +365,3 @@ class OneCycleLr(LrSchedule):
             start = end
         raise _error(self.policy, f'iteration {progress} is past total_steps')
 
-
-EXTRA_POLICIES = (InvLr, LinearAnnealingLr, FlatCosineAnnealingLr, CosineRestartLr, CyclicLr, OneCycleLr)
-POLICIES.update({cls.policy.lower(): cls for cls in EXTRA_POLICIES})

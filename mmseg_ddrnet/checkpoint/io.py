@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..utils import CheckpointError, print_log
+from ..utils.dist import unwrap_model
 from ..utils.io import atomic_write
 
 PathLike = Union[str, os.PathLike]
@@ -24,13 +25,6 @@ _SAFE_LEAVES = (torch.Tensor, bool, int, float, complex, str, bytes, type(None),
                 torch.Size)
 _SAFE_CONTAINERS = (dict, list, tuple, set, frozenset)
 _IGNORED_MISSING = ('num_batches_tracked',)  # BN counters absent from older checkpoints; harmless
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The module inside (possibly nested) ``DataParallel`` / ``DistributedDataParallel`` wrappers."""
-    while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-        model = model.module
-    return model
 
 
 def weights_to_cpu(state_dict: StateDict) -> 'OrderedDict[str, torch.Tensor]':

@@ -12,8 +12,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ...ops import confusion_matrix
-from ...utils import ConfigError, DataError
+from ..ops import confusion_matrix
+from ..utils import ConfigError, DataError
 
 ALLOWED_METRICS = ('mIoU', 'mDice', 'mFscore')
 ArrayOrPath = Union[np.ndarray, str, torch.Tensor]
@@ -23,7 +23,7 @@ def _as_array(x: ArrayOrPath, what: str) -> np.ndarray:
     if isinstance(x, str):
         if x.endswith('.npy'):
             return np.load(x)
-        from ...datasets.pipelines.image_io import imread
+        from ..utils.image_io import imread
         return imread(x, 'unchanged', 'pillow')
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()

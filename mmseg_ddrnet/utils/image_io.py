@@ -6,7 +6,7 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from ...utils import ConfigError, DataError
+from .errors import ConfigError, DataError
 
 _CV2_FLAGS = {
     'color': cv2.IMREAD_COLOR,

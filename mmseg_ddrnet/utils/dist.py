@@ -7,7 +7,9 @@ from typing import Any, Callable, Optional, Tuple
 import torch
 import torch.distributed as dist
 
-from ..utils import ConfigError
+from torch import nn
+
+from .errors import ConfigError
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -143,3 +145,10 @@ def to_device(data: Any, device: torch.device) -> Any:
     if isinstance(data, (list, tuple)) and not hasattr(data, '_fields'):
         return type(data)(to_device(value, device) for value in data)
     return data
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The module inside (possibly nested) ``DataParallel`` / ``DistributedDataParallel`` wrappers."""
+    while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        model = model.module
+    return model

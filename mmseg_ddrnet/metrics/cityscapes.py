@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ...utils import DataError, print_log
+from ..utils import DataError, print_log
 
 
 class _NumpyWithIn1d:

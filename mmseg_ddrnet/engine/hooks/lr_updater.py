@@ -1,10 +1,8 @@
-"""Sets the learning rate of every parameter group from an :class:`~mmseg_ddrnet.engine.lr_schedule.LrSchedule`."""
-from typing import TYPE_CHECKING, List
+"""Sets the learning rate of every parameter group from an :class:`~mmseg_ddrnet.engine.lr.LrSchedule`."""
+from typing import List
 
+from ..lr import LrSchedule
 from .hook import Hook
-
-if TYPE_CHECKING:  # the engine imports the hooks, not the reverse
-    from ...engine.lr_schedule import LrSchedule
 
 
 class LrUpdaterHook(Hook):
@@ -15,7 +13,7 @@ class LrUpdaterHook(Hook):
     (:meth:`LrSchedule.setup`).
     """
 
-    def __init__(self, schedule: 'LrSchedule'):
+    def __init__(self, schedule: LrSchedule):
         self.schedule = schedule
         self.base_lr: List[float] = []
 
