@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..engine.hooks import DistEvalHook, EvalHook
+from ..datasets import build_dataloader, build_dataset
 from ..engine.amp import build_mixed_precision
 from ..checkpoint import load_checkpoint
 from ..utils.dist import get_device
@@ -125,8 +126,6 @@ def _checkpoint_meta(cfg: Any, dataset: Any, extra: dict) -> Dict[str, Any]:
 def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool = False, validate: bool = False,
                     timestamp: Optional[str] = None, meta: Optional[dict] = None) -> None:
     """Train ``model`` on ``dataset`` (one per workflow phase) as configured by ``cfg`` (mmseg 0.x keys)."""
-    from ..datasets import build_dataloader, build_dataset  # heavy; import on use
-
     _check_unsupported(cfg)
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets: List[Any] = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]

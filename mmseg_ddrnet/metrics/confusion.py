@@ -14,6 +14,7 @@ import torch
 
 from ..ops import confusion_matrix
 from ..utils import ConfigError, DataError
+from ..utils.image_io import imread
 
 ALLOWED_METRICS = ('mIoU', 'mDice', 'mFscore')
 ArrayOrPath = Union[np.ndarray, str, torch.Tensor]
@@ -23,7 +24,6 @@ def _as_array(x: ArrayOrPath, what: str) -> np.ndarray:
     if isinstance(x, str):
         if x.endswith('.npy'):
             return np.load(x)
-        from ..utils.image_io import imread
         return imread(x, 'unchanged', 'pillow')
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from ...registry import PIPELINES
+from ...utils import ConfigError
 
 DEFAULT_META_KEYS = ('filename', 'ori_filename', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor', 'flip',
                      'flip_direction', 'img_norm_cfg')
@@ -94,7 +95,6 @@ class Collect:
     def __call__(self, results: dict) -> dict:
         missing = [k for k in self.keys + list(self.meta_keys) if k not in results]
         if missing:
-            from ...utils import ConfigError
             raise ConfigError(f'Collect: keys {missing} are not produced by the pipeline before it '
                               f'(available: {sorted(results)})')
         data = {'img_metas': {key: results[key] for key in self.meta_keys}}

@@ -43,13 +43,8 @@ class LrUpdaterHook(Hook):
 
     def before_train_iter(self, runner) -> None:
         cur_iter = runner.iter
-        if not self.schedule.by_epoch:
-            regular = self._regular_lr(runner)
-        elif self.schedule.in_warmup(cur_iter) or cur_iter == self.schedule.warmup_iters:
-            regular = self._regular_lr(runner)
-        else:
-            return
-        if self.schedule.in_warmup(cur_iter):
-            self._set_lr(runner, [self.schedule.warmup_lr(lr, cur_iter) for lr in regular])
-        else:
-            self._set_lr(runner, regular)
+        if self.schedule.by_epoch and not (self.schedule.in_warmup(cur_iter)
+                                           or cur_iter == self.schedule.warmup_iters):
+            return  # the regular lr changes per epoch (before_train_epoch)
+        self._set_lr(runner, [self.schedule.lr_at(base, cur_iter, runner.max_iters, runner.epoch, runner.max_epochs)
+                              for base in self.base_lr])

@@ -3,7 +3,8 @@ import os
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from contextlib import nullcontext
+from typing import ContextManager, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -53,6 +54,19 @@ def _reduce_log_vars(log_vars: 'OrderedDict[str, torch.Tensor]') -> 'OrderedDict
             dist.all_reduce(value.div_(dist.get_world_size()))
         out[name] = value.item()
     return out
+
+
+def run_train_step(model: nn.Module, data_batch: dict, autocast: Optional[ContextManager] = None) -> dict:
+    """One training forward: ``dict(loss, log_vars, num_samples)``; the caller does backward and step.
+
+    The one training step of the package: :meth:`BaseSegmentor.train_step` and every runner call it. ``model`` may
+    be wrapped (``DistributedDataParallel``); its forward runs inside ``autocast`` (e.g. mixed precision) if given,
+    the losses are parsed outside it.
+    """
+    with autocast if autocast is not None else nullcontext():
+        losses = model(**data_batch)
+    loss, log_vars = parse_losses(losses)
+    return dict(loss=loss, log_vars=log_vars, num_samples=len(data_batch['img_metas']))
 
 
 class BaseSegmentor(nn.Module, metaclass=ABCMeta):
@@ -119,9 +133,7 @@ class BaseSegmentor(nn.Module, metaclass=ABCMeta):
 
     def train_step(self, data_batch: dict, optimizer=None, **kwargs) -> dict:
         """One training forward: ``dict(loss, log_vars, num_samples)``; the runner does backward/step."""
-        losses = self(**data_batch)
-        loss, log_vars = parse_losses(losses)
-        return dict(loss=loss, log_vars=log_vars, num_samples=len(data_batch['img_metas']))
+        return run_train_step(self, data_batch)
 
     def val_step(self, data_batch: dict, optimizer=None, **kwargs) -> dict:
         """The losses of a labelled batch, as :meth:`train_step` (mmseg 0.x)."""
