@@ -16,7 +16,7 @@ from ...ops import image as image_ops
 from ...ops.dispatch import select
 from ...utils.image_io import read_bytes
 from .loading import LoadAnnotations, LoadImageFromFile
-from .transforms import RandomCrop, Resize
+from .geometric import RandomCrop, Resize
 
 
 def _stand_in(shape) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``RandomMosaic`` (mmseg 0.x): four samples pasted around a random centre.
+"""Mixing transforms: ``RandomMosaic`` (mmseg 0.x), four samples pasted around a random centre.
 
 It needs ``results['mix_results']`` (the three other samples), which
 :class:`mmseg_ddrnet.datasets.MultiImageMixDataset` fills through :meth:`RandomMosaic.get_indexes`.
@@ -9,7 +9,7 @@ import numpy as np
 
 from ...registry import PIPELINES
 from ...utils import ConfigError
-from .geometric import imresize
+from .image_ops import imresize
 
 Box = Tuple[int, int, int, int]
 LOCATIONS = ('top_left', 'top_right', 'bottom_left', 'bottom_right')
