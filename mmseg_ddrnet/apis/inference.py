@@ -20,7 +20,8 @@ from ..datasets.pipelines import Compose
 from ..checkpoint import load_checkpoint
 from ..models import build_segmentor
 from ..registry import DATASETS
-from ..utils import ConfigError
+from ..utils import ConfigError, print_log
+from ..utils.dist import model_device, to_device
 from ..visualization import as_bgr_image, paint_result
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
@@ -45,13 +46,27 @@ def _check_device(device: Union[str, torch.device]) -> torch.device:
     return device
 
 
-def _classes_and_palette(config: Config, meta: dict) -> Tuple[Optional[list], Optional[list]]:
-    """``CLASSES``/``PALETTE`` from the checkpoint's meta, else from the test dataset's class."""
+def _test_dataset_class(config: Config) -> Optional[type]:
     test_data = config.get('data', {}).get('test')
-    dataset_cls = DATASETS.get(test_data.get('type', '')) if isinstance(test_data, dict) else None
-    classes = meta.get('CLASSES', getattr(dataset_cls, 'CLASSES', None))
-    palette = meta.get('PALETTE', getattr(dataset_cls, 'PALETTE', None))
-    return classes, palette
+    return DATASETS.get(test_data.get('type', '')) if isinstance(test_data, dict) else None
+
+
+def build_segmentor_from_checkpoint(config: Config, checkpoint: Optional[Union[str, os.PathLike]],
+                                    dataset: Any = None, verbose: bool = False) -> nn.Module:
+    """The segmentor of ``config.model`` (with ``test_cfg``) holding ``checkpoint``'s weights, on the CPU.
+
+    ``model.CLASSES``/``model.PALETTE`` come from the checkpoint's meta, else from ``dataset`` (a dataset or a
+    dataset class); ``verbose`` logs that fallback. Shared by :func:`init_segmentor` and ``tools/test.py``.
+    """
+    model = build_segmentor(config.model, test_cfg=config.get('test_cfg'))
+    meta = {}
+    if checkpoint is not None:
+        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta') or {}
+    for key in ('CLASSES', 'PALETTE'):
+        if key not in meta and verbose:
+            print_log(f'"{key}" not found in the checkpoint meta, using dataset.{key} instead')
+        setattr(model, key, meta[key] if key in meta else getattr(dataset, key, None))
+    return model
 
 
 def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional[Union[str, os.PathLike]] = None,
@@ -70,11 +85,7 @@ def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional
     config.model.pretrained = None
     config.model.train_cfg = None
     device = _check_device(device)
-    model = build_segmentor(config.model, test_cfg=config.get('test_cfg'))
-    meta = {}
-    if checkpoint is not None:
-        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta') or {}
-    model.CLASSES, model.PALETTE = _classes_and_palette(config, meta)
+    model = build_segmentor_from_checkpoint(config, checkpoint, _test_dataset_class(config))
     model.cfg = config
     return model.to(device).eval()
 
@@ -108,17 +119,6 @@ def build_inference_pipeline(config: Config) -> Compose:
     return Compose([LoadImage()] + steps[1:])
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device('cpu')
-
-
-def _to_device(data: dict, device: torch.device) -> dict:
-    imgs = data['img']
-    data['img'] = [t.to(device) for t in imgs] if isinstance(imgs, list) else imgs.to(device)
-    return data
-
-
 def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageLike]]) -> List[np.ndarray]:
     """Segment an image (a path or an HxWx3 BGR uint8 array) or a list of them.
 
@@ -130,10 +130,10 @@ def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageL
         raise ConfigError('the model has no .cfg; build it with init_segmentor(config, checkpoint)')
     pipeline = build_inference_pipeline(config)
     images = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
-    device = _device_of(model)
+    device = model_device(model)
     results: List[np.ndarray] = []
     for img in tqdm(images, desc='inference', unit='img', disable=len(images) < _PROGRESS_MIN_IMAGES):
-        data = _to_device(collate([pipeline({'img': img})]), device)
+        data = to_device(collate([pipeline({'img': img})]), device)
         with torch.no_grad():
             results.extend(model(return_loss=False, rescale=True, **data))
     return results
@@ -170,5 +170,5 @@ def show_result_pyplot(model: nn.Module, img: ImageLike, result: Union[np.ndarra
     return painted
 
 
-__all__: List[Any] = ['init_segmentor', 'inference_segmentor', 'show_result', 'show_result_pyplot', 'LoadImage',
+__all__: List[Any] = ['init_segmentor', 'build_segmentor_from_checkpoint', 'inference_segmentor', 'show_result', 'show_result_pyplot', 'LoadImage',
                       'build_inference_pipeline']

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..engine.hooks import DistEvalHook, EvalHook
-from ..datasets import build_dataloader, build_dataset
+from ..datasets import build_dataloader, build_dataset, loader_args
 from ..engine.amp import build_mixed_precision
 from ..checkpoint import load_checkpoint
 from ..utils.dist import get_device
@@ -23,7 +23,6 @@ from ..version import __version__
 
 __all__ = ['train_segmentor', 'init_random_seed', 'set_random_seed', 'find_latest_checkpoint']
 
-_LOADER_SECTIONS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'test_dataloader')
 _FP16_HOOK_KEYS = ('loss_scale', 'distributed', 'coalesce', 'bucket_size_mb')
 
 
@@ -43,9 +42,8 @@ def find_latest_checkpoint(path: str, suffix: str = 'pth') -> Optional[str]:
 def _loader_cfgs(cfg: Any, distributed: bool) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Arguments of ``build_dataloader`` for the training and the validation loaders (0.x precedence)."""
     common = dict(num_gpus=len(cfg.get('gpu_ids') or [0]), dist=distributed, seed=cfg.get('seed'), drop_last=True)
-    common.update({k: v for k, v in cfg.data.items() if k not in _LOADER_SECTIONS})
-    train = {**common, **cfg.data.get('train_dataloader', {})}
-    val = {**common, 'samples_per_gpu': 1, 'shuffle': False, 'drop_last': False, **cfg.data.get('val_dataloader', {})}
+    train = loader_args(cfg.data, 'train', common)
+    val = loader_args(cfg.data, 'val', common, dict(samples_per_gpu=1, shuffle=False, drop_last=False))
     return train, val
 
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..utils.dist import to_device
+from ..utils.dist import model_device, to_device
 from ..utils import ConfigError, warn_once
 from ..visualization import get_palette, paint_batch
 from .collect import (DIST_TEST_DIR, Collector, all_reduce_sum, collect_by_all_gather, collect_through_files,
@@ -115,15 +115,10 @@ def _batch_indices(data_loader: DataLoader) -> List[List[int]]:
     return [list(batch) for batch in data_loader.batch_sampler]
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device('cpu')
-
-
 def _forward(model: nn.Module, data: Dict[str, Any]) -> List[np.ndarray]:
     """The model's test output for one batch (one label map per image), on the model's device."""
     with torch.inference_mode():
-        result = model(return_loss=False, **to_device(data, _model_device(model)))
+        result = model(return_loss=False, **to_device(data, model_device(model)))
     return list(result)
 
 
