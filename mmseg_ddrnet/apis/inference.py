@@ -170,5 +170,6 @@ def show_result_pyplot(model: nn.Module, img: ImageLike, result: Union[np.ndarra
     return painted
 
 
-__all__: List[Any] = ['init_segmentor', 'build_segmentor_from_checkpoint', 'inference_segmentor', 'show_result', 'show_result_pyplot', 'LoadImage',
+__all__: List[Any] = ['init_segmentor', 'build_segmentor_from_checkpoint', 'inference_segmentor',
+                      'show_result', 'show_result_pyplot', 'LoadImage',
                       'build_inference_pipeline']

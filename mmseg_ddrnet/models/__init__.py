@@ -8,5 +8,6 @@ from .segmentors import BaseSegmentor, EncoderDecoder, parse_losses, run_train_s
 from .utils import SyncBatchNorm, build_norm_layer
 
 __all__ = ['DDRNet', 'DAPPM', 'DDRHead', 'FCNHead', 'BaseDecodeHead', 'CrossEntropyLoss', 'OhemCrossEntropy',
-           'accuracy', 'BasePixelSampler', 'OHEMPixelSampler', 'build_pixel_sampler', 'BaseSegmentor', 'EncoderDecoder', 'parse_losses', 'run_train_step', 'build_backbone', 'build_head',
+           'accuracy', 'BasePixelSampler', 'OHEMPixelSampler', 'build_pixel_sampler', 'BaseSegmentor', 'EncoderDecoder', 'parse_losses',
+           'run_train_step', 'build_backbone', 'build_head',
            'build_loss', 'build_segmentor', 'SyncBatchNorm', 'build_norm_layer']

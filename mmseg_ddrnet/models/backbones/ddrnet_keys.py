@@ -12,8 +12,15 @@ import torch
 
 from ...checkpoint.io import StateDict
 from ...utils import CheckpointError
+from .ddrnet import POOLED_SCALE_PARTS, STEM_PARTS
 
 _HEADS = ('decode_head.', 'auxiliary_head.')
+_POOLED_CONV = POOLED_SCALE_PARTS.index('conv')
+
+
+def _stem(part: str) -> str:
+    """Our key prefix of a stem part (its position in ``DDRNet.stem``, see ``ddrnet.STEM_PARTS``)."""
+    return f'stem.{STEM_PARTS.index(part)}.'
 
 
 def _strip_wrappers(state_dict: StateDict) -> 'OrderedDict[str, torch.Tensor]':
@@ -33,9 +40,10 @@ def _stage_names(state_dict: StateDict) -> List[str]:
 
 def _official_rules(stages: Sequence[str]) -> List[Tuple[str, str]]:
     """``(pattern, replacement)`` pairs mapping official module prefixes to ours (backbone-relative)."""
-    rules = [(r'conv1\.0\.', 'stem.0.conv.'), (r'conv1\.1\.', 'stem.0.bn.'),
-             (r'conv1\.3\.', 'stem.1.conv.'), (r'conv1\.4\.', 'stem.1.bn.'),
-             (r'layer1\.', 'stem.2.'), (r'layer2\.', 'stem.4.')]
+    conv1, conv2, layer1, layer2 = (_stem(part) for part in ('conv1', 'conv2', 'layer1', 'layer2'))
+    rules = [(r'conv1\.0\.', f'{conv1}conv.'), (r'conv1\.1\.', f'{conv1}bn.'),
+             (r'conv1\.3\.', f'{conv2}conv.'), (r'conv1\.4\.', f'{conv2}bn.'),
+             (r'layer1\.', layer1), (r'layer2\.', layer2)]
     for i, stage in enumerate(list(stages) + ['5']):
         rules += [(rf'layer{stage}\.', f'context_branch_layers.{i}.'),
                   (rf'layer{stage}_\.', f'spatial_branch_layers.{i}.')]
@@ -50,8 +58,8 @@ def _official_rules(stages: Sequence[str]) -> List[Tuple[str, str]]:
                       (rf'down{stage}\.3\.', f'down_{i}.1.conv.'), (rf'down{stage}\.4\.', f'down_{i}.1.bn.')]
     rules += [(r'spp\.scale0\.0\.', 'spp.scales.0.bn.'), (r'spp\.scale0\.2\.', 'spp.scales.0.conv.')]
     for i in range(1, 5):
-        rules += [(rf'spp\.scale{i}\.1\.', f'spp.scales.{i}.1.bn.'),
-                  (rf'spp\.scale{i}\.3\.', f'spp.scales.{i}.1.conv.'),
+        rules += [(rf'spp\.scale{i}\.1\.', f'spp.scales.{i}.{_POOLED_CONV}.bn.'),
+                  (rf'spp\.scale{i}\.3\.', f'spp.scales.{i}.{_POOLED_CONV}.conv.'),
                   (rf'spp\.process{i}\.0\.', f'spp.processes.{i - 1}.bn.'),
                   (rf'spp\.process{i}\.2\.', f'spp.processes.{i - 1}.conv.')]
     for name in ('compression', 'shortcut'):
@@ -63,7 +71,7 @@ def _official_rules(stages: Sequence[str]) -> List[Tuple[str, str]]:
 
 
 _BLOCK_RULES = [(r'\.(\d+)\.conv(\d)\.', r'.\1.conv\2.conv.'), (r'\.(\d+)\.bn(\d)\.', r'.\1.conv\2.bn.')]
-_BLOCK_OWNERS = ('stem.2.', 'stem.4.', 'context_branch_layers.', 'spatial_branch_layers.')
+_BLOCK_OWNERS = (_stem('layer1'), _stem('layer2'), 'context_branch_layers.', 'spatial_branch_layers.')
 
 
 def _rename_official(key: str, rules: Sequence[Tuple[str, str]]) -> Optional[str]:

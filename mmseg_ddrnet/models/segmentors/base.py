@@ -145,7 +145,8 @@ class BaseSegmentor(nn.Module, metaclass=ABCMeta):
                     opacity: float = 0.5) -> np.ndarray:
         """``img`` with the label map ``result`` painted over it (mmseg 0.x ``BaseSegmentor.show_result``).
 
-        Paints with :func:`mmseg_ddrnet.visualization.paint_result` (as :func:`mmseg_ddrnet.apis.show_result`) (``palette`` defaults to ``self.PALETTE``),
+        Paints with :func:`mmseg_ddrnet.visualization.paint_result`, as :func:`mmseg_ddrnet.apis.show_result` does
+        (``palette`` defaults to ``self.PALETTE``),
         shows it in the window ``win_name`` for ``wait_time`` ms if ``show``, writes ``out_file`` if
         given, and returns the painted BGR ``uint8`` image.
         """
