@@ -165,7 +165,7 @@ def test_end_to_end_on_a_camvid_image(camvid_root, segmentor, tmp_path):
 def test_shipped_config_with_a_converted_official_checkpoint(camvid_root, repo_root, tmp_path):
     """tools/convert_checkpoint.py output + a shipped recipe (SyncBN, aux head, pretrained path) → inference."""
     import sys
-    sys.path.insert(0, str(repo_root / 'tests' / 'engine'))
+    sys.path.insert(0, str(repo_root / 'tests' / 'models'))
     from official_layout import official_state_dict
 
     from mmseg_ddrnet.models.convert import convert_checkpoint
