@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ..utils.dist import model_device, to_device
 from ..utils import ConfigError, warn_once
-from ..visualization import get_palette, paint_batch
+from ..visualization import model_palette, paint_batch
 from .collect import (DIST_TEST_DIR, Collector, all_reduce_sum, collect_by_all_gather, collect_through_files,
                       first_occurrences)
 
@@ -47,7 +47,7 @@ def single_gpu_test(model: nn.Module, data_loader: DataLoader, show: bool = Fals
     """
     _check_modes(pre_eval, format_only, opacity)
     dataset = data_loader.dataset
-    palette = get_palette(model, dataset) if show or out_dir else None
+    palette = model_palette(model, dataset) if show or out_dir else None
     collector = Collector(pre_eval and not pre_eval_per_image)
     model.eval()
     batches = _batch_indices(data_loader)

@@ -1,4 +1,4 @@
-"""Evaluation: confusion-matrix metrics, metric tables, the Cityscapes benchmark evaluation, class names."""
+"""Metrics: pure functions on confusion matrices, metric tables, the Cityscapes benchmark evaluation, class names."""
 from .class_names import (CAMVID_CLASSES, CAMVID_PALETTE, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, camvid_classes,
                           camvid_palette, cityscapes_classes, cityscapes_palette, get_classes, get_palette)
 from .cityscapes import cityscapes_summary, evaluate_cityscapes, find_cityscapes_gt

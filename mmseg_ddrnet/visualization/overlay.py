@@ -19,7 +19,7 @@ from ..utils.image_io import imread
 ImageLike = Union[str, os.PathLike, np.ndarray]
 
 
-def get_palette(model: nn.Module, dataset: Any) -> np.ndarray:
+def model_palette(model: nn.Module, dataset: Any) -> np.ndarray:
     """The RGB palette (``uint8[C, 3]``) of the model (from its checkpoint) or else of the dataset.
 
     Without either, a fixed pseudo-random palette for 256 labels (the same on every run).
@@ -120,7 +120,7 @@ def paint_result(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Seq
         raise ConfigError(f'opacity must be in (0, 1], got {opacity}')
     image = as_bgr_image(img)
     seg = _label_map(result)
-    colours = get_palette(model, None) if palette is None else np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    colours = model_palette(model, None) if palette is None else np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
     if image.shape[:2] != seg.shape:
         raise DataError(f'the image ({image.shape[0]}x{image.shape[1]}) and the result '
                         f'({seg.shape[0]}x{seg.shape[1]}) differ in size')
