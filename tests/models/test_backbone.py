@@ -19,7 +19,7 @@ def _inference_params(channels, head_channels, layers=None):
     return sum(p.numel() for p in model.parameters())
 
 
-OFFICIAL_COUNTS = Path(__file__).resolve().parents[1] / 'engine' / 'goldens' / 'official_param_counts.json'
+OFFICIAL_COUNTS = Path(__file__).resolve().parent / 'goldens' / 'official_param_counts.json'
 
 
 @pytest.mark.parametrize('name,channels,head_channels,layers,expected', [
@@ -29,7 +29,7 @@ OFFICIAL_COUNTS = Path(__file__).resolve().parents[1] / 'engine' / 'goldens' / '
 ])
 def test_parameter_counts_match_mmseg_and_the_official_models(name, channels, head_channels, layers, expected):
     assert _inference_params(channels, head_channels, layers) == expected
-    # the official models (counted from ydhongHIT/DDRNet's code by tests/engine/goldens/make_official_goldens.py)
+    # the official models (counted from ydhongHIT/DDRNet's code by tests/models/goldens/make_official_goldens.py)
     # have two more bias vectors of `channels` values: the stem convs' biases, which we fold into BatchNorm
     official = json.loads(OFFICIAL_COUNTS.read_text())[name]
     assert expected == official - 2 * channels

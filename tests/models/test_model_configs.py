@@ -16,8 +16,8 @@ PAPER = ['ddrnet_23_slim_1024x1024_120k_cityscapes.py', 'ddrnet_23_1024x1024_120
 CLASS_WEIGHT = [0.8373, 0.918, 0.866, 1.0345, 1.0166, 0.9969, 0.9754, 1.0489, 0.8786, 1.0023, 0.9539, 0.9843,
                 1.1116, 0.9037, 1.0865, 1.0955, 1.0865, 1.1529, 1.0507]
 # parameters of the official models (19 classes, no auxiliary head; the paper rounds them to 5.7M, 20.1M, 32.3M),
-# counted by tests/engine/goldens/make_official_goldens.py on the official code's get_seg_model()
-with open(Path(__file__).resolve().parents[1] / 'engine' / 'goldens' / 'official_param_counts.json') as _f:
+# counted by tests/models/goldens/make_official_goldens.py on the official code's get_seg_model()
+with open(Path(__file__).resolve().parent / 'goldens' / 'official_param_counts.json') as _f:
     OFFICIAL_PARAMS = {k: v for k, v in json.load(_f).items() if k != 'source'}
 
 

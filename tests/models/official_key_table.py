@@ -1,6 +1,6 @@
 """Where each module of the official DDRNet (ydhongHIT/DDRNet, segmentation/DDRNet_23*.py and DDRNet_39.py) lives
 in our model: written by hand from the official ``DualResNet.__init__``/``forward`` and our backbone, independently
-of ``mmseg_ddrnet.engine.convert`` (no shared rules), to check the converter tensor by tensor.
+of ``mmseg_ddrnet.models.backbones.ddrnet_keys`` (no shared rules), to check the converter tensor by tensor.
 
 Official modules (``DualResNet``): ``conv1`` = Sequential(Conv+bias, BN, ReLU, Conv+bias, BN, ReLU); ``layer1``,
 ``layer2`` (shared stages); the low-resolution (context) branch ``layer3`` (DDRNet-39: ``layer3_1``, ``layer3_2``),

@@ -1,9 +1,9 @@
-"""Generate golden outputs of the *official* DDRNet code (ydhongHIT/DDRNet), for tests/engine/test_official_goldens.py.
+"""Generate golden outputs of the *official* DDRNet code (ydhongHIT/DDRNet), for tests/models/test_official_goldens.py.
 
 Usage (the official code is never committed; fetch it yourself)::
 
     git clone https://github.com/ydhongHIT/DDRNet /tmp/DDRNet
-    python tests/engine/goldens/make_official_goldens.py /tmp/DDRNet/segmentation [--out tests/engine/goldens]
+    python tests/models/goldens/make_official_goldens.py /tmp/DDRNet/segmentation [--out tests/models/goldens]
 
 The files used were those of commit de0db31 (segmentation/DDRNet_23_slim.py and DDRNet_39.py).
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from mmseg_ddrnet.engine.convert import convert_official
+from mmseg_ddrnet.models.backbones.ddrnet_keys import convert_official
 from mmseg_ddrnet.models import build_segmentor
 
 sys.path.insert(0, osp.dirname(__file__))
