@@ -33,11 +33,16 @@ def constant_sample(value, label, h=2, w=2):
 # ----------------------------------------------------------------------------------- ResizeToMultiple
 
 def test_resize_to_multiple_rounds_up_and_keeps_labels():
-    out = ResizeToMultiple(size_divisor=4)(sample(5, 7))
+    s = sample(5, 7)
+    out = ResizeToMultiple(size_divisor=4)(dict(s))
     assert out['img'].shape == (8, 8, 3) and out['img_shape'] == out['pad_shape'] == (8, 8, 3)
-    assert out['gt_semantic_seg'].shape == (8, 8) and set(np.unique(out['gt_semantic_seg'])) <= set(range(5))
-    out = ResizeToMultiple(size_divisor=(4, 2), interpolation='nearest')(sample(5, 7))  # (w, h) divisors
+    # mmseg 0.x: the image bilinear (cv2), the label map always nearest
+    np.testing.assert_array_equal(out['img'], cv2.resize(s['img'], (8, 8), interpolation=cv2.INTER_LINEAR))
+    np.testing.assert_array_equal(out['gt_semantic_seg'],
+                                  cv2.resize(s['gt_semantic_seg'], (8, 8), interpolation=cv2.INTER_NEAREST))
+    out = ResizeToMultiple(size_divisor=(4, 2), interpolation='nearest')(dict(s))  # (w, h) divisors
     assert out['img'].shape == (6, 8, 3)
+    np.testing.assert_array_equal(out['img'], cv2.resize(s['img'], (8, 6), interpolation=cv2.INTER_NEAREST))
     same = sample(8, 8)
     np.testing.assert_array_equal(ResizeToMultiple(4)(dict(same))['img'], same['img'])
 
