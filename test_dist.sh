@@ -10,6 +10,10 @@ fi
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
+if ! [[ "$GPUS" =~ ^[0-9]+$ ]] || [ "$GPUS" -eq 0 ]; then
+  echo "error: GPUS must be a positive number of processes per node, got '$GPUS' (usage: bash $0 CONFIG CHECKPOINT GPUS ...)" >&2
+  exit 2
+fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}

@@ -26,7 +26,7 @@ from mmseg_ddrnet.evaluation import multi_gpu_test, single_gpu_test  # noqa: E40
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.apis.inference import build_segmentor_from_checkpoint  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataloader, build_dataset, loader_args  # noqa: E402
-from mmseg_ddrnet.utils.dist import LAUNCHERS, get_dist_info, init_dist  # noqa: E402
+from mmseg_ddrnet.utils.dist import LAUNCHERS, get_dist_info, init_dist, named_collective_failures  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
@@ -226,7 +226,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if distributed:
         init_dist(args.launcher, **_dist_params(cfg))
     try:
-        evaluate_checkpoint(args, cfg, distributed)
+        with named_collective_failures():  # a dead or hung rank: one line naming it
+            evaluate_checkpoint(args, cfg, distributed)
     finally:
         if distributed and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

@@ -108,7 +108,7 @@ def _setup_distributed(args: argparse.Namespace, cfg: Config) -> bool:
     if backend == 'nccl' and not torch.cuda.is_available() and args.dist_backend is None:
         warn_once('dist_params.backend is nccl but CUDA is not available: using gloo')
         backend = 'gloo'
-    dist_params = {k: v for k, v in (cfg.get('dist_params') or {}).items() if k == 'port'}
+    dist_params = {k: v for k, v in (cfg.get('dist_params') or {}).items() if k in ('port', 'timeout')}
     init_dist(args.launcher, backend=backend, **dist_params)
     cfg.gpu_ids = list(range(get_dist_info()[1]))
     return True
@@ -130,7 +130,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     distributed = _setup_distributed(args, cfg)
 
     from mmseg_ddrnet.apis.train import init_random_seed, set_random_seed, train_segmentor
-    from mmseg_ddrnet.utils.dist import get_dist_info
+    from mmseg_ddrnet.utils.dist import get_dist_info, named_collective_failures
     from mmseg_ddrnet.utils.env import collect_env, format_env
     from mmseg_ddrnet.models import build_segmentor
 
@@ -160,8 +160,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     datasets = _build_datasets(cfg)
     model.CLASSES = datasets[0].CLASSES
     model.PALETTE = datasets[0].PALETTE
-    train_segmentor(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
-                    timestamp=timestamp, meta=meta)
+    with named_collective_failures():  # a dead or hung rank: one line naming it, not a backend traceback
+        train_segmentor(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
+                        timestamp=timestamp, meta=meta)
     return 0
 
 

@@ -1,17 +1,26 @@
 """Distributed helpers: process-group setup for torchrun / slurm / mpirun, rank info, device moves and barriers."""
+import contextlib
+import datetime
 import functools
 import os
+import socket
 import subprocess
-from typing import Any, Callable, Optional, Tuple
+import time
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
 
 from torch import nn
 
-from .errors import ConfigError
+from .errors import ConfigError, DistributedError
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+TIMEOUT_ENV = 'MMSEG_DDRNET_DIST_TIMEOUT'
+DEFAULT_TIMEOUT_S = 300.0
+# (host, pid) of every rank, gathered once the process group exists: names the rank that died
+_PEERS: List[Tuple[str, int]] = []
+_TIMEOUT_S: Optional[float] = None
 
 
 def default_backend() -> str:
@@ -19,12 +28,32 @@ def default_backend() -> str:
     return 'nccl' if torch.cuda.is_available() else 'gloo'
 
 
-def init_dist(launcher: str, backend: Optional[str] = None, port: Optional[int] = None) -> None:
+def collective_timeout(timeout: Optional[float] = None) -> float:
+    """Seconds a collective may wait for the other ranks: ``timeout`` (``dist_params.timeout``), else
+    ``$MMSEG_DDRNET_DIST_TIMEOUT``, else 300; :class:`ConfigError` unless it is a positive number."""
+    source = 'dist_params.timeout'
+    if timeout is None:
+        timeout, source = os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_S, TIMEOUT_ENV
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        value = float('nan')
+    if not value > 0:
+        raise ConfigError(f'{source} must be a positive number of seconds, got {timeout!r}')
+    return value
+
+
+def init_dist(launcher: str, backend: Optional[str] = None, port: Optional[int] = None,
+              timeout: Optional[float] = None) -> None:
     """Initialise the default process group for ``launcher`` (``pytorch``: torchrun; ``slurm``: srun;
     ``mpi``: OpenMPI's mpirun, whose rank variables name the processes of a torch process group, as mmcv).
 
     ``backend`` defaults to :func:`default_backend`. On CUDA each process uses the GPU of its local rank.
+    ``timeout`` (seconds, see :func:`collective_timeout`) bounds every collective: when a rank dies or hangs,
+    the others fail within it instead of waiting forever (see :func:`named_collective_failures`).
     """
+    global _TIMEOUT_S
+    _TIMEOUT_S = collective_timeout(timeout)
     backend = backend or default_backend()
     if backend == 'nccl' and not torch.cuda.is_available():
         raise ConfigError('dist backend "nccl" needs CUDA, which is not available here; use --dist-backend gloo')
@@ -36,6 +65,17 @@ def init_dist(launcher: str, backend: Optional[str] = None, port: Optional[int] 
         _init_mpi(backend, port)
     else:
         raise ConfigError(f'invalid launcher {launcher!r}; choose one of {", ".join(LAUNCHERS[1:])}')
+    _PEERS[:] = [(host, int(pid)) for host, pid in _all_gather_object((socket.gethostname(), os.getpid()))]
+
+
+def _all_gather_object(obj: Any) -> List[Any]:
+    gathered: List[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def _init_process_group(backend: str) -> None:
+    dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=_TIMEOUT_S or DEFAULT_TIMEOUT_S))
 
 
 def _set_local_device(local_rank: int) -> None:
@@ -49,7 +89,7 @@ def _init_pytorch(backend: str) -> None:
         raise ConfigError(f'--launcher pytorch needs the environment variables {", ".join(missing)}; '
                           'start the job with torchrun (see train_dist.sh)')
     _set_local_device(int(os.environ.get('LOCAL_RANK', 0)))
-    dist.init_process_group(backend=backend)
+    _init_process_group(backend)
 
 
 def _init_slurm(backend: str, port: Optional[int]) -> None:
@@ -69,7 +109,7 @@ def _init_slurm(backend: str, port: Optional[int]) -> None:
     os.environ['LOCAL_RANK'] = str(proc_id % num_gpus)
     os.environ['RANK'] = str(proc_id)
     _set_local_device(proc_id % num_gpus)
-    dist.init_process_group(backend=backend)
+    _init_process_group(backend)
 
 
 def _init_mpi(backend: str, port: Optional[int]) -> None:
@@ -86,7 +126,7 @@ def _init_mpi(backend: str, port: Optional[int]) -> None:
     os.environ.setdefault('MASTER_PORT', '29500')
     os.environ.update(WORLD_SIZE=size, RANK=rank, LOCAL_RANK=str(local_rank))
     _set_local_device(local_rank)
-    dist.init_process_group(backend=backend)
+    _init_process_group(backend)
 
 
 def get_dist_info() -> Tuple[int, int]:
@@ -158,3 +198,80 @@ def model_device(model: nn.Module) -> torch.device:
     """The device of ``model``'s first parameter (the CPU for a model without parameters)."""
     param = next(model.parameters(), None)
     return param.device if param is not None else torch.device('cpu')
+
+
+# ---------------------------------------------------------------------------------------------- dead ranks
+
+_FAILURE_MARKS = ('gloo', 'nccl', 'connection reset by peer', 'connection closed by peer', 'timed out',
+                  'broken pipe', 'socket timeout')
+
+
+def is_collective_failure(err: BaseException) -> bool:
+    """Whether ``err`` is a collective operation that failed because another rank died, hung or was unreachable."""
+    if isinstance(err, getattr(dist, 'DistError', ())):
+        return True
+    return isinstance(err, RuntimeError) and any(mark in str(err).lower() for mark in _FAILURE_MARKS)
+
+
+def _process_state(pid: int) -> Optional[str]:
+    """``dead``, ``stopped`` or None (running) for a process of this host."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            state = f.read().rsplit(')', 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return 'dead'
+    except (OSError, IndexError):
+        return None
+    return {'Z': 'dead', 'X': 'dead', 'T': 'stopped', 't': 'stopped'}.get(state)
+
+
+def describe_dead_ranks(wait_s: float = 3.0) -> str:
+    """The ranks of this host whose process died or is stopped, e.g. ``rank 1 (pid 42 on node3) died``.
+
+    A dying process closes its sockets before it is gone: look again for up to ``wait_s`` seconds.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = _dead_ranks()
+        if found[0] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    local, remote = found
+    if local:
+        return '; '.join(local)
+    if remote:
+        return f'no rank of this host died; one of ranks {remote} (on other hosts) died, hung or is unreachable'
+    return 'another rank died, hung or is unreachable'
+
+
+def _dead_ranks() -> Tuple[List[str], List[int]]:
+    host, rank = socket.gethostname(), get_dist_info()[0]
+    found, remote = [], []
+    for peer, (peer_host, pid) in enumerate(_PEERS):
+        if peer == rank:
+            continue
+        if peer_host != host:
+            remote.append(peer)
+            continue
+        state = _process_state(pid)
+        if state is not None:
+            found.append(f'rank {peer} (pid {pid} on {peer_host}) {"died" if state == "dead" else "is stopped"}')
+    return found, remote
+
+
+@contextlib.contextmanager
+def named_collective_failures() -> Iterator[None]:
+    """Turn a failed collective (a rank died or hung past the timeout) into a one-line
+    :class:`DistributedError` naming the dead rank, instead of a backend traceback."""
+    try:
+        yield
+    except (RuntimeError, DistributedError) as err:
+        if isinstance(err, DistributedError) or not is_distributed() or not is_collective_failure(err):
+            raise
+        rank = get_dist_info()[0]
+        reason = 'timed out' if 'timed out' in str(err).lower() or 'timeout' in str(err).lower() else 'failed'
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DistributedError(
+            f'rank {rank}: a collective operation {reason} ({describe_dead_ranks()}); stopping this rank '
+            f'(collective timeout {_TIMEOUT_S or DEFAULT_TIMEOUT_S:g} s, dist_params.timeout or {TIMEOUT_ENV}). '
+            f'Backend: {detail[:200]}') from err

@@ -28,3 +28,7 @@ class CheckpointError(MMSegDDRNetError, RuntimeError):
 
 class DataError(MMSegDDRNetError, ValueError):
     """A dataset, an image or a label map is missing, unreadable or inconsistent."""
+
+
+class DistributedError(MMSegDDRNetError, RuntimeError):
+    """A collective operation failed: another rank died, hung past the collective timeout or is unreachable."""

@@ -81,9 +81,12 @@ def test_dist_train_sh_is_the_0x_command_line(fake_python, tmp_path):
     env, record = fake_python
     proc = _run('dist_train.sh', 'cfg.py', '4', '--work-dir', 'work dir', '--seed', '1', env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert _recorded(record) == TORCHRUN + [str(REPO / 'tools' / 'train.py'), 'cfg.py', '--launcher', 'pytorch',
-                                            '--work-dir', 'work dir', '--seed', '1']
+    assert _recorded(record) == TORCHRUN + ['--max-restarts=0', str(REPO / 'tools' / 'train.py'), 'cfg.py',
+                                            '--launcher', 'pytorch', '--work-dir', 'work dir', '--seed', '1']
     assert _recorded(Path(f'{record}.env'))[0].startswith(f'PYTHONPATH={REPO}')
+    env['MAX_RESTARTS'] = '3'  # torchrun restarts a worker group whose worker died (with --auto-resume: continues)
+    assert _run('dist_train.sh', 'cfg.py', '4', env=env, cwd=tmp_path).returncode == 0
+    assert '--max-restarts=3' in _recorded(record)
 
 
 def test_dist_test_sh_is_the_0x_command_line(fake_python, tmp_path):
@@ -100,6 +103,18 @@ def test_dist_test_sh_is_the_0x_command_line(fake_python, tmp_path):
 def test_missing_arguments_print_the_usage(script, args, tmp_path):
     proc = _run(script, *args, env=dict(os.environ), cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith('usage: bash ')
+
+
+@pytest.mark.parametrize('script, args, env_extra, culprit', [
+    ('dist_train.sh', ['cfg.py', 'four'], {}, "GPUS must be a positive number of processes per node, got 'four'"),
+    ('dist_train.sh', ['cfg.py', '0'], {}, "GPUS must be a positive number of processes per node, got '0'"),
+    ('dist_train.sh', ['cfg.py', '2'], {'MAX_RESTARTS': 'x'}, "MAX_RESTARTS must be a number of restarts"),
+    ('dist_test.sh', ['cfg.py', 'm.pth', '-1'], {}, "GPUS must be a positive number of processes per node, got '-1'")])
+def test_bad_process_counts_are_refused_in_one_line(script, args, env_extra, culprit, fake_python, tmp_path):
+    env, record = fake_python
+    proc = _run(script, *args, env=dict(env, **env_extra), cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [proc.stderr.strip()] and culprit in proc.stderr
+    assert not record.exists()  # torchrun never started
 
 
 @pytest.fixture

@@ -59,14 +59,24 @@ class ToySegmentor(nn.Module):
 
 @HOOKS.register_module(force=True)
 class SigkillHook(Hook):
-    """Kills its own process with SIGKILL (no cleanup at all) after iteration ``at_iter`` (1-based)."""
+    """Sends ``sig`` (default SIGKILL: no cleanup at all) to its own process after iteration ``at_iter`` (1-based).
 
-    def __init__(self, at_iter: int):
-        self.at_iter = at_iter
+    ``rank``: only on that rank (default every rank). ``once``: only the first time in a work dir (a marker file
+    remembers it), so that a run restarted with ``--auto-resume`` goes past ``at_iter``.
+    """
+
+    def __init__(self, at_iter: int, rank=None, once: bool = False, sig: str = 'SIGKILL'):
+        self.at_iter, self.rank, self.once, self.sig = at_iter, rank, once, getattr(signal, sig)
 
     def after_train_iter(self, runner) -> None:
-        if runner.iter + 1 == self.at_iter:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if runner.iter + 1 != self.at_iter or (self.rank is not None and runner.rank != self.rank):
+            return
+        if self.once:
+            marker = osp.join(runner.work_dir, f'.sigkill_done_rank{runner.rank}')
+            if osp.exists(marker):
+                return
+            open(marker, 'w').close()
+        os.kill(os.getpid(), self.sig)
 
 
 @HOOKS.register_module(force=True)
