@@ -26,7 +26,8 @@ from mmseg_ddrnet.evaluation import multi_gpu_test, single_gpu_test  # noqa: E40
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.apis.inference import build_segmentor_from_checkpoint  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataloader, build_dataset, loader_args  # noqa: E402
-from mmseg_ddrnet.utils.dist import LAUNCHERS, get_dist_info, init_dist, named_collective_failures  # noqa: E402
+from mmseg_ddrnet.utils.dist import (LAUNCHERS, check_gpu_id, get_dist_info, init_dist,  # noqa: E402
+                                     named_collective_failures)
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
@@ -64,6 +65,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--eval-options', '--eval_options', dest='eval_options', nargs='+', action=DictAction,
                         help='keyword arguments of dataset.evaluate / format_results, key=value')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of user errors too (or set MMSEG_DDRNET_DEBUG=1)')
     parser.add_argument('--opacity', type=float, default=0.5, help='opacity of painted segmentation, in (0, 1]')
     parser.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -132,6 +135,8 @@ def _dist_params(cfg: Config) -> Dict[str, Any]:
 
 def select_device(args: argparse.Namespace, distributed: bool) -> torch.device:
     """This process's device: its GPU (``--gpu-id``, or the local rank when distributed), else the CPU."""
+    if not distributed and args.gpu_id is not None:
+        check_gpu_id(args.gpu_id)
     if not torch.cuda.is_available():
         if args.gpu_id is not None:
             print_log(f'no GPU available: running on the CPU (--gpu-id {args.gpu_id} ignored)')

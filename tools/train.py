@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import torch  # noqa: E402
 
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
-from mmseg_ddrnet.utils.dist import LAUNCHERS  # noqa: E402
+from mmseg_ddrnet.utils.dist import LAUNCHERS, check_gpu_id  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
@@ -48,6 +48,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', '--cfg_options', dest='cfg_options', nargs='+', action=DictAction,
                         help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of user errors too (or set MMSEG_DDRNET_DEBUG=1)')
     parser.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
     parser.add_argument('--dist-backend', '--dist_backend', dest='dist_backend', choices=['nccl', 'gloo', 'mpi'],
                         help='torch.distributed backend (default: dist_params.backend, nccl on GPUs, gloo on CPU)')
@@ -83,6 +85,8 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.resume_from is not None:
         cfg.resume_from = args.resume_from
     cfg.gpu_ids = _gpu_ids(args)
+    if args.launcher == 'none':
+        check_gpu_id(cfg.gpu_ids[0])
     cfg.auto_resume = args.auto_resume or bool(cfg.get('auto_resume', False))
     return cfg
 
@@ -128,6 +132,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args)
     distributed = _setup_distributed(args, cfg)
+    try:
+        return _train(args, cfg, distributed)
+    finally:
+        if distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _train(args: argparse.Namespace, cfg: Config, distributed: bool) -> int:
 
     from mmseg_ddrnet.apis.train import init_random_seed, set_random_seed, train_segmentor
     from mmseg_ddrnet.utils.dist import get_dist_info, named_collective_failures

@@ -5,9 +5,11 @@
 * any other value (a list included) replaces the base value;
 * with ``allow_list_keys``, a key made of digits indexes into a base list (``pipeline.2.img_scale``).
 """
-from typing import Any, Dict, Mapping
+import difflib
+from typing import Any, Dict, Mapping, Optional
 
 from ..utils.errors import ConfigError
+from ..utils.logging import warn_once
 from .config_dict import ConfigDict, to_plain_value
 
 DELETE_KEY = '_delete_'
@@ -83,8 +85,31 @@ def options_to_tree(full_key: str, value: Any) -> Dict[str, Any]:
 def merge_options(options: Mapping[str, Any], cfg: Mapping, allow_list_keys: bool = True) -> ConfigDict:
     """A copy of ``cfg`` updated with dotted ``options``, in order; errors name the option's full key."""
     for full_key, value in options.items():
+        hint = typo_hint(full_key, cfg)
+        if hint is not None:
+            warn_once(f'option {full_key}: {hint}; it is added as a new key')
         try:
             cfg = merge_a_into_b(options_to_tree(full_key, value), cfg, allow_list_keys)
         except ConfigError as err:
             raise ConfigError(f'cannot set option {full_key}: {err}') from None
     return ConfigDict(cfg)
+
+
+def typo_hint(full_key: str, cfg: Mapping) -> Optional[str]:
+    """``'... did you mean <key>?'`` when ``full_key`` leaves the existing keys of ``cfg`` at a part that is
+    close to an existing sibling (a likely typo); None when the key exists or nothing is close."""
+    node: Any = cfg
+    parts = full_key.split('.')
+    for depth, part in enumerate(parts):
+        if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            keys = [str(key) for key in node] if isinstance(node, Mapping) else []
+            close = difflib.get_close_matches(part, keys, n=1, cutoff=0.75)
+            if not close:
+                return None
+            known = '.'.join(parts[:depth] + close)
+            return f'{".".join(parts[:depth + 1])} does not exist in the config; did you mean {known}?'
+    return None

@@ -1,12 +1,22 @@
 """The command-line edge: user errors become one line on stderr and a non-zero exit."""
 import argparse
+import os
 import sys
+import traceback
 from typing import Callable, Optional
 
 from .errors import ConfigError, MMSegDDRNetError
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
+DEBUG_ENV = 'MMSEG_DDRNET_DEBUG'
+
+
+def debug_requested(argv: Optional[list] = None) -> bool:
+    """Whether ``--debug`` is on the command line or ``$MMSEG_DDRNET_DEBUG`` is set (not 0/empty): user errors
+    then show their traceback above the one-line message."""
+    argv = sys.argv[1:] if argv is None else argv
+    return '--debug' in argv or os.environ.get(DEBUG_ENV, '').strip().lower() not in ('', '0', 'false', 'no')
 
 
 def format_error(err: BaseException) -> str:
@@ -22,11 +32,14 @@ def format_error(err: BaseException) -> str:
 def run_cli(main: Callable[[], Optional[int]]) -> None:
     """Run ``main`` and exit; user errors print ``error: <message>`` and exit with status 1.
 
-    Errors that are not the user's (bugs) keep their traceback.
+    Errors that are not the user's (bugs) keep their traceback; ``--debug`` or ``$MMSEG_DDRNET_DEBUG=1`` shows it
+    for user errors too.
     """
     try:
         code = main()
     except (MMSegDDRNetError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
+        if debug_requested():
+            traceback.print_exc()
         print(f'error: {format_error(err)}', file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:

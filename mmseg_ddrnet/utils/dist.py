@@ -89,7 +89,16 @@ def _init_pytorch(backend: str) -> None:
         raise ConfigError(f'--launcher pytorch needs the environment variables {", ".join(missing)}; '
                           'start the job with torchrun (see train_dist.sh)')
     _set_local_device(int(os.environ.get('LOCAL_RANK', 0)))
-    _init_process_group(backend)
+    restart = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')
+    if restart == '0':
+        _init_process_group(backend)
+        return
+    # torchrun restarted the worker group (--max-restarts): its store still holds the dead group's addresses
+    # under the same keys; a prefix per attempt keeps the new group from connecting to them
+    timeout = datetime.timedelta(seconds=_TIMEOUT_S or DEFAULT_TIMEOUT_S)
+    store, rank, world_size = next(dist.rendezvous('env://', timeout=timeout))
+    dist.init_process_group(backend=backend, store=dist.PrefixStore(f'mmseg_ddrnet/attempt_{restart}', store),
+                            rank=rank, world_size=world_size, timeout=timeout)
 
 
 def _init_slurm(backend: str, port: Optional[int]) -> None:
@@ -275,3 +284,13 @@ def named_collective_failures() -> Iterator[None]:
             f'rank {rank}: a collective operation {reason} ({describe_dead_ranks()}); stopping this rank '
             f'(collective timeout {_TIMEOUT_S or DEFAULT_TIMEOUT_S:g} s, dist_params.timeout or {TIMEOUT_ENV}). '
             f'Backend: {detail[:200]}') from err
+
+
+def check_gpu_id(gpu_id: int) -> None:
+    """:class:`ConfigError` when ``--gpu-id`` names no visible CUDA device (on a machine without CUDA only a
+    negative id is an error: the CPU is used)."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpu_id < 0 or (count and gpu_id >= count):
+        visible = os.environ.get('CUDA_VISIBLE_DEVICES')
+        raise ConfigError(f'--gpu-id {gpu_id}: {count} CUDA device(s) visible (ids 0..{max(count - 1, 0)})'
+                          + (f', CUDA_VISIBLE_DEVICES={visible}' if visible is not None else ''))
