@@ -180,7 +180,9 @@ class CustomDataset(SegEvaluationMixin, Dataset):
             except DataError as err:
                 if not self.skip_bad_samples:
                     raise
-                warn_once(f'skip_bad_samples: skipping sample {self.img_infos[current]["filename"]}: {err}')
+                self.num_skipped = getattr(self, 'num_skipped', 0) + 1
+                warn_once(f'skip_bad_samples: skipping sample {self.img_infos[current]["filename"]}: {err} '
+                          f'({self.num_skipped} sample(s) skipped so far in this process)')
         raise DataError(f'every sample of {self.img_dir} failed to load')
 
     # ------------------------------------------------------------------ classes
