@@ -108,8 +108,21 @@ class CustomDataset(SegEvaluationMixin, Dataset):
                 info['ann'] = dict(seg_map=name[:len(name) - len(img_suffix)] + seg_map_suffix)
             infos.append(info)
         infos.sort(key=lambda x: x['filename'])
+        if ann_dir is not None and split is None:
+            self._warn_orphan_labels(names, img_suffix, ann_dir, seg_map_suffix)
         print_log(f'Loaded {len(infos)} images from {img_dir}')
         return infos
+
+    @staticmethod
+    def _warn_orphan_labels(names: List[str], img_suffix: str, ann_dir: str, seg_map_suffix: str) -> None:
+        """Warn about label maps in ``ann_dir`` that no image uses (a missing image, or a misnamed file)."""
+        stems = {name[:len(name) - len(img_suffix)] for name in names}
+        orphans = [name for name in scan_images(ann_dir, seg_map_suffix)
+                   if name[:len(name) - len(seg_map_suffix)] not in stems]
+        if orphans:
+            shown = ', '.join(osp.join(ann_dir, name) for name in orphans[:5])
+            warn_once(f'{len(orphans)} label map(s) without an image are not used: {shown}'
+                      + (f' and {len(orphans) - 5} more' if len(orphans) > 5 else ''))
 
     def get_ann_info(self, idx: int) -> dict:
         return self.img_infos[idx]['ann']

@@ -129,6 +129,16 @@ def test_label_without_image_in_a_split_is_one_line(tmp_path, data_root, work_di
                            osp.join(data_root, 'img', 'train', '001.png'), work_dir)
 
 
+def test_label_without_image_is_named_in_a_warning(tmp_path, data_root, capsys):
+    from mmseg_ddrnet.datasets import build_dataset
+    os.remove(osp.join(data_root, 'img', 'train', '003.png'))
+    cfg = toy.toy_config(data_root)
+    assert len(build_dataset(cfg['data']['train'])) == 3
+    out = capsys.readouterr()
+    assert f'1 label map(s) without an image are not used: {osp.join(data_root, "ann", "train", "003.png")}' in \
+        out.out + out.err
+
+
 def test_config_errors_name_the_file_line_and_closest_type(tmp_path, data_root, work_dir, capsys):
     base = tmp_path / 'base.py'
     base.write_text('a = 1\nb = dict(x=1,\n')
