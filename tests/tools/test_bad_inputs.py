@@ -205,16 +205,28 @@ def _cli(tool, *args, **env):
                           text=True, timeout=120, env=dict(os.environ, PYTHONPATH=f'{ENGINE_TESTS}:{REPO}', **env))
 
 
-def test_real_command_lines_traceback_only_with_debug(tmp_path, data_root):
-    """Through the interpreter: exit status 1, one line; ``--debug`` or MMSEG_DDRNET_DEBUG=1 add the traceback."""
-    culprit = _break(data_root, 'corrupt label')
+def test_real_command_lines_traceback_only_with_debug(tmp_path, data_root, capsys, monkeypatch):
+    """Through the interpreter: exit status 1, one line; ``--debug`` adds the traceback (and, in process,
+    MMSEG_DDRNET_DEBUG=1 does too)."""
+    culprit = _break(data_root, 'missing data_root')
     cfg = _cfg(tmp_path, data_root)
     plain = _cli('train', cfg, '--work-dir', str(tmp_path / 'w'))
     assert plain.returncode == 1 and 'Traceback' not in plain.stderr
     assert plain.stderr.strip().splitlines()[-1].startswith('error: ') and culprit in plain.stderr
-    for result in (_cli('train', cfg, '--work-dir', str(tmp_path / 'w'), '--debug'),
-                   _cli('train', cfg, '--work-dir', str(tmp_path / 'w'), MMSEG_DDRNET_DEBUG='1')):
-        assert result.returncode == 1 and 'Traceback' in result.stderr
-        assert result.stderr.strip().splitlines()[-1].startswith('error: ')
-    test = _cli('test', cfg, str(tmp_path / 'missing.pth'), '--eval', 'mIoU')
-    assert test.returncode == 1 and 'Traceback' not in test.stderr and 'missing.pth' in test.stderr
+    debug = _cli('train', cfg, '--work-dir', str(tmp_path / 'w'), '--debug')
+    assert debug.returncode == 1 and 'Traceback' in debug.stderr and 'DataError' in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1] == plain.stderr.strip().splitlines()[-1]
+    monkeypatch.setenv('MMSEG_DDRNET_DEBUG', '1')
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        run_cli(lambda: train_tool.main([cfg, '--work-dir', str(tmp_path / 'w')]))
+    assert 'Traceback' in capsys.readouterr().err
+    monkeypatch.delenv('MMSEG_DDRNET_DEBUG')
+    test_tool = _load_tool('test')
+    work_dir = tmp_path / 'untouched'
+    work_dir.mkdir()
+    (work_dir / 'result.pkl').write_bytes(b'previous result')
+    work_dir = str(work_dir)
+    good = toy.toy_config_file(str(tmp_path / 'good.py'), toy.make_toy_data(str(tmp_path / 'data2'), 2, 2))
+    _expect_one_line_error(capsys, lambda: test_tool.main([good, str(tmp_path / 'missing.pth'), '--eval', 'mIoU']),
+                           'missing.pth', work_dir)
