@@ -103,6 +103,13 @@ class BaseRunner:
             raise RuntimeError('lr is not applicable because the runner has no optimizer')
         return [group['lr'] for group in self.optimizer.param_groups]
 
+    def current_momentum(self) -> List[float]:
+        """The momentum of each parameter group (``betas[0]`` for Adam-like optimizers, 0 without momentum)."""
+        if self.optimizer is None:
+            raise RuntimeError('momentum is not applicable because the runner has no optimizer')
+        return [group['momentum'] if 'momentum' in group else group['betas'][0] if 'betas' in group else 0
+                for group in self.optimizer.param_groups]
+
     # ------------------------------------------------------------------ hooks
     def register_hook(self, hook: Hook, priority: Union[int, str] = 'NORMAL') -> None:
         """Insert ``hook``; hooks of equal priority run in the order they were registered."""
@@ -125,7 +132,7 @@ class BaseRunner:
         lines = []
         for stage in Hook.STAGES:
             names = [f'({h.priority:<3}) {type(h).__name__}' for h in self._hooks
-                     if getattr(type(h), stage) is not getattr(Hook, stage)]
+                     if stage in h.get_triggered_stages()]
             if names:
                 lines.append(f'{stage}:\n' + '\n'.join(names))
         return '\n'.join(lines)

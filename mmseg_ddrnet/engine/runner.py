@@ -4,12 +4,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch.utils.data import DataLoader
 
-from ..core.hooks import CheckpointHook, IterTimerHook, LrUpdaterHook
+from ..core.hooks import CheckpointHook, IterTimerHook
 from ..registry import HOOKS, build_from_cfg
 from ..utils import ConfigError
 from .base_runner import BaseRunner
 from .data_iter import IterLoader, epoch_iterator
-from .lr_schedule import build_lr_schedule
+from .updater_hooks import build_lr_hook, build_momentum_hook
 
 Workflow = Sequence[Tuple[str, int]]
 
@@ -35,13 +35,14 @@ class _TrainingRunner(BaseRunner):
 
     def register_training_hooks(self, lr_config: Optional[dict], optimizer_config: Optional[dict] = None,
                                 checkpoint_config: Optional[dict] = None, log_config: Optional[dict] = None,
+                                momentum_config: Optional[dict] = None,
                                 custom_hooks_config: Optional[List[dict]] = None) -> None:
-        """Register the lr, optimizer, checkpoint, timer, custom and logger hooks (in mmcv's priorities)."""
+        """Register the lr, momentum, optimizer, checkpoint, timer, logger and custom hooks (mmcv's order and
+        priorities)."""
         if lr_config is not None:
-            schedule = build_lr_schedule(lr_config, self.by_epoch_default)
-            if schedule.by_epoch and self.max_epochs is None:
-                raise ConfigError('lr_config.by_epoch=True needs an EpochBasedRunner (max_epochs)')
-            self.register_hook(LrUpdaterHook(schedule), priority='VERY_HIGH')
+            self.register_hook(build_lr_hook(lr_config, self.by_epoch_default), priority='VERY_HIGH')
+        if momentum_config is not None:
+            self.register_hook(build_momentum_hook(momentum_config, self.by_epoch_default), priority='HIGH')
         opt_cfg = dict(optimizer_config or {})
         opt_cfg.setdefault('type', 'OptimizerHook')  # or GradientCumulativeOptimizerHook
         self.register_hook(build_from_cfg(opt_cfg, HOOKS), priority='ABOVE_NORMAL')
@@ -51,11 +52,19 @@ class _TrainingRunner(BaseRunner):
             ckpt_cfg.setdefault('by_epoch', self.by_epoch_default)
             self.register_hook(CheckpointHook(**ckpt_cfg), priority='NORMAL')
         self.register_hook(IterTimerHook(), priority='LOW')
-        for hook_cfg in custom_hooks_config or []:
+        self._register_logger_hooks(log_config)
+        self.register_custom_hooks(custom_hooks_config)
+
+    def register_custom_hooks(self, custom_hooks_config: Optional[List[dict]]) -> None:
+        """Register ``custom_hooks`` (each a dict with ``type`` and an optional ``priority``, default NORMAL)."""
+        if custom_hooks_config is None:
+            return
+        if not isinstance(custom_hooks_config, (list, tuple)):
+            raise ConfigError(f'custom_hooks must be a list of dicts, got {custom_hooks_config!r}')
+        for hook_cfg in custom_hooks_config:
             if not isinstance(hook_cfg, dict):
                 raise ConfigError(f'custom_hooks entries must be dicts with a "type", got {hook_cfg!r}')
             self.register_hook_from_cfg(hook_cfg)
-        self._register_logger_hooks(log_config)
 
     def _register_logger_hooks(self, log_config: Optional[dict]) -> None:
         if log_config is None:

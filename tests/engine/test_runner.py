@@ -151,8 +151,8 @@ def test_config_errors(tmp_path, toy_data):
         train(tmp_path, toy_data, validate=False, runner=dict(type='IterRunner', max_iters=2))
     with pytest.raises(ConfigError, match='workflow'):
         train(tmp_path, toy_data, validate=False, workflow=[('train', 1), ('val', 1)])
-    with pytest.raises(ConfigError, match='momentum_config'):
-        train(tmp_path, toy_data, validate=False, momentum_config=dict(policy='cyclic'))
+    with pytest.raises(ConfigError, match='momentum_config.policy must be one of'):
+        train(tmp_path, toy_data, validate=False, momentum_config=dict(policy='cyclical'))
     with pytest.raises(ConfigError, match='optimizer_config.type'):
         train(tmp_path, toy_data, validate=False, optimizer_config=dict(type='MyOptimizerHook'))
 

@@ -6,9 +6,10 @@ from .iter_timer import IterTimerHook
 from .logger import LoggerHook, TextLoggerHook
 from .lr_updater import LrUpdaterHook
 from .memory import EmptyCacheHook
+from .momentum_updater import MomentumUpdaterHook
 from .optimizer import GradientCumulativeOptimizerHook, OptimizerHook
 from .tensorboard import TensorboardLoggerHook
 
 __all__ = ['Hook', 'Priority', 'get_priority', 'CheckpointHook', 'EvalHook', 'DistEvalHook', 'IterTimerHook',
            'LoggerHook', 'TextLoggerHook', 'TensorboardLoggerHook', 'LrUpdaterHook', 'OptimizerHook',
-           'GradientCumulativeOptimizerHook', 'EmptyCacheHook']
+           'GradientCumulativeOptimizerHook', 'EmptyCacheHook', 'MomentumUpdaterHook']

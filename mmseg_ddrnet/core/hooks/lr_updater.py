@@ -1,6 +1,7 @@
 """Sets the learning rate of every parameter group from an :class:`~mmseg_ddrnet.engine.lr_schedule.LrSchedule`."""
 from typing import TYPE_CHECKING, List
 
+from ...utils import ConfigError
 from .hook import Hook
 
 if TYPE_CHECKING:  # the engine imports the hooks, not the reverse
@@ -20,6 +21,9 @@ class LrUpdaterHook(Hook):
         self.base_lr: List[float] = []
 
     def before_run(self, runner) -> None:
+        if self.schedule.by_epoch and runner.max_epochs is None:
+            raise ConfigError(f'lr_config (policy {self.schedule.policy!r}): by_epoch=True needs an '
+                              'EpochBasedRunner (max_epochs); set by_epoch=False')
         max_progress = runner.max_epochs if self.schedule.by_epoch else runner.max_iters
         self.base_lr = self.schedule.setup(runner.optimizer.param_groups, type(runner.optimizer).__name__,
                                            max_progress)
