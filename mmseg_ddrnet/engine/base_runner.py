@@ -118,6 +118,7 @@ class BaseRunner:
         hook.priority = get_priority(priority)
         index = next((i for i, h in enumerate(self._hooks) if hook.priority < h.priority), len(self._hooks))
         self._hooks.insert(index, hook)
+        hook.on_register(self)
 
     def register_hook_from_cfg(self, cfg: dict, default_priority: Union[int, str] = 'NORMAL') -> None:
         cfg = dict(cfg)
@@ -183,13 +184,16 @@ class BaseRunner:
         return state
 
     def save_checkpoint(self, out_dir: str, filename_tmpl: str = 'iter_{}.pth', save_optimizer: bool = True,
-                        meta: Optional[dict] = None, latest: bool = True) -> str:
+                        meta: Optional[dict] = None, latest: bool = True, by_epoch: Optional[bool] = None) -> str:
         """Save the checkpoint of the current progress (all ranks call; rank 0 writes); returns its path.
 
-        ``latest.pth`` becomes a hard link to it (a copy where links are impossible), replaced atomically.
+        ``filename_tmpl`` gets the epochs done with ``by_epoch`` (default: when it starts with ``epoch``), else
+        the iterations. ``latest.pth`` becomes a hard link to it (a copy where links are impossible), replaced
+        atomically.
         """
         done = self.completed()
-        step = done['epoch'] if filename_tmpl.startswith('epoch') else done['iter']
+        by_epoch = filename_tmpl.startswith('epoch') if by_epoch is None else by_epoch
+        step = done['epoch'] if by_epoch else done['iter']
         path = osp.join(out_dir, filename_tmpl.format(step))
         state = self.checkpoint_state(meta, save_optimizer)
         if self.rank == 0:

@@ -163,6 +163,7 @@ def test_legacy_total_iters_out_dir_no_optimizer_and_save_best_auto(tmp_path, to
                         checkpoint_config=dict(by_epoch=False, interval=1, save_optimizer=False, out_dir=str(out_dir)),
                         evaluation=dict(interval=2, metric='mIoU', save_best='auto', out_dir=str(out_dir)))
     assert [line['iter'] for line in read_json_log(work_dir) if line.get('mode') == 'train'] == [1, 2]
+    out_dir = out_dir / 'wd'  # mmcv 1.x: <out_dir>/<last folder of work_dir>
     ckpt = torch.load(out_dir / 'iter_2.pth', weights_only=True)
     assert 'optimizer' not in ckpt and ckpt['meta']['iter'] == 2
     assert sorted(os.listdir(out_dir)) == ['best_aAcc_iter_2.pth', 'iter_1.pth', 'iter_2.pth', 'latest.pth']

@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader
 
 from ...registry import HOOKS
 from ...utils import ConfigError
+from .checkpoint import run_out_dir
 from .hook import Hook
 from .logger import LoggerHook
 
@@ -44,7 +45,7 @@ class EvalHook(Hook):
         save_best: metric that selects the best checkpoint, ``'auto'`` or None.
         rule: ``'greater'`` or ``'less'``; inferred from the metric name when None.
         efficient_test: deprecated and ignored (pre_eval keeps memory constant).
-        out_dir: where the best checkpoint goes (default: ``runner.work_dir``).
+        out_dir: the best checkpoint goes to ``<out_dir>/<last folder of work_dir>`` (default: ``work_dir``).
         **eval_kwargs: passed to ``dataset.evaluate`` (``metric='mIoU'``, ...).
     """
 
@@ -69,7 +70,7 @@ class EvalHook(Hook):
         self.eval_kwargs = eval_kwargs
 
     def before_run(self, runner) -> None:
-        self.out_dir = self.out_dir or runner.work_dir
+        self.out_dir = run_out_dir(self.out_dir, runner.work_dir)
 
     def _should_evaluate(self, runner) -> bool:
         current = (runner.epoch if self.by_epoch else runner.iter) + 1

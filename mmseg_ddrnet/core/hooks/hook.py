@@ -42,6 +42,9 @@ class Hook:
                       'before_iter': ('before_train_iter', 'before_val_iter'),
                       'after_iter': ('after_train_iter', 'after_val_iter')}
 
+    def on_register(self, runner) -> None:
+        """Called once when the runner registers the hook, before any resume (not an mmcv stage)."""
+
     def before_run(self, runner) -> None:
         pass
 
