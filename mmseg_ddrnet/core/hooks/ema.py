@@ -8,6 +8,8 @@ from ...registry import HOOKS
 from ...utils import ConfigError
 from .hook import Hook
 
+SWAPPED = 'ema_swapped'  # runner.meta['hook_msgs'] key (kept in checkpoints): the weights hold the averages
+
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, 'module') and isinstance(model.module, nn.Module) else model
@@ -22,7 +24,9 @@ class EMAHook(Hook):
     the update runs when ``it % interval == 0``. As in mmcv, the weights and their averages are swapped after
     each training epoch (so the epoch's evaluation and checkpoint see the averages: give the hook a priority
     above NORMAL, e.g. 49) and swapped back before the next one; an ``IterBasedRunner`` runs one epoch, so its
-    model holds the averages only after the run.
+    model holds the averages only after the run. Unlike mmcv, whether the weights hold the averages is recorded
+    (``meta.hook_msgs.ema_swapped``, saved in checkpoints), so that a run resumed from a checkpoint saved in
+    mid-epoch (any ``IterBasedRunner`` checkpoint) or before the swap is not swapped the wrong way.
 
     Args:
         momentum: the weight of the current parameters, in (0, 1).
@@ -75,9 +79,13 @@ class EMAHook(Hook):
 
     def after_train_epoch(self, runner) -> None:
         self._swap_ema_parameters()
+        runner.meta.setdefault('hook_msgs', {})[SWAPPED] = True
 
     def before_train_epoch(self, runner) -> None:
-        self._swap_ema_parameters()
+        msgs = runner.meta.setdefault('hook_msgs', {})
+        if msgs.get(SWAPPED):  # the weights hold the averages (also when resumed from such a checkpoint)
+            self._swap_ema_parameters()
+        msgs[SWAPPED] = False
 
     def _swap_ema_parameters(self) -> None:
         with torch.no_grad():

@@ -20,7 +20,8 @@ class MlflowLoggerHook(LoggerHook):
         exp_name: the experiment (created when missing).
         tags: run tags (``mlflow.set_tags``).
         params: run parameters (``mlflow.log_params``).
-        log_model: log the trained model (``mlflow.pytorch.log_model``, artifact ``models``) after the run.
+        log_model: log the trained model (``mlflow.pytorch.log_model``, artifact ``models``, pickled) after the
+            run.
         (others): see :class:`LoggerHook`.
     """
 
@@ -62,8 +63,11 @@ class MlflowLoggerHook(LoggerHook):
         if self.log_model:
             mlflow_pytorch = import_optional('MlflowLoggerHook', 'mlflow.pytorch', 'mlflow')
             model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-            where = 'name' if 'name' in inspect.signature(mlflow_pytorch.log_model).parameters else 'artifact_path'
-            mlflow_pytorch.log_model(model, pip_requirements=[f'torch=={torch.__version__}'], **{where: 'models'})
+            params = inspect.signature(mlflow_pytorch.log_model).parameters
+            kwargs = {'name' if 'name' in params else 'artifact_path': 'models'}
+            if 'serialization_format' in params:  # MLflow 3: pickled as MLflow 1/2 (and mmcv) did; 'pt2' needs
+                kwargs['serialization_format'] = 'pickle'  # an input example
+            mlflow_pytorch.log_model(model, pip_requirements=[f'torch=={torch.__version__}'], **kwargs)
         if self._own_run:
             self.mlflow.end_run()
             self._own_run = False
