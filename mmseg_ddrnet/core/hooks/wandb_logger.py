@@ -28,8 +28,9 @@ class WandbLoggerHook(LoggerHook):
 
     Args:
         init_kwargs: arguments of ``wandb.init`` (``project``, ``name``, ``dir``, ``mode``, ...).
-        commit: ``wandb.log(commit=...)``.
-        with_step: pass the global iteration as ``step`` (else log it as ``global_step``).
+        commit: ``wandb.log(commit=...)`` without ``with_step``.
+        with_step: pass the global iteration as ``step`` (else log it as ``global_step``); each step's row is
+            committed when the step advances, so training values and metrics of the same iteration share a row.
         log_artifact: upload the files after the run.
         out_suffix: the suffixes of those files.
         define_metric_cfg: ``{metric: summary}`` for ``wandb.define_metric`` (summary one of min, max, mean,
@@ -68,8 +69,9 @@ class WandbLoggerHook(LoggerHook):
         if runner.rank != 0:
             return
         tags = self.get_loggable_tags(runner)
-        if self.with_step:
-            self.wandb.log(tags, step=self.get_iter(runner), commit=self.commit)
+        if self.with_step:  # the row of a step is committed when the step advances (or at the end), so the
+            # validation metrics logged at a training log's iteration join its row (mmcv's commit=True drops them)
+            self.wandb.log(tags, step=self.get_iter(runner), commit=False)
         else:
             tags['global_step'] = self.get_iter(runner)
             self.wandb.log(tags, commit=self.commit)
