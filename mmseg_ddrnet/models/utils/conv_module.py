@@ -7,6 +7,17 @@ import torch.nn as nn
 from ...utils import ConfigError
 from .norm import build_norm_layer
 
+class Clamp(nn.Module):
+    """mmcv's ``Clamp`` activation: ``x.clamp(min, max)``."""
+
+    def __init__(self, min: float = -1., max: float = 1.):
+        super().__init__()
+        self.min, self.max = min, max
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(x, min=self.min, max=self.max)
+
+
 _ACTIVATIONS = {
     'ReLU': nn.ReLU,
     'ReLU6': nn.ReLU6,
@@ -20,6 +31,7 @@ _ACTIVATIONS = {
     'HSigmoid': nn.Hardsigmoid,
     'Sigmoid': nn.Sigmoid,
     'Tanh': nn.Tanh,
+    'Clamp': Clamp,
 }
 
 
