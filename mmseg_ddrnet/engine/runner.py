@@ -214,6 +214,9 @@ def build_runner(cfg: dict, default_args: Dict[str, Any]) -> BaseRunner:
     runner_type = args.pop('type', None)
     if runner_type not in RUNNERS:
         raise ConfigError(f'runner.type must be one of {sorted(RUNNERS)}, got {runner_type!r}')
+    if 'batch_processor' in args:
+        raise ConfigError('runner.batch_processor is not supported: mmcv 1.x deprecated it (the model\'s '
+                          'train_step/forward does the step); remove it from runner')
     unknown = sorted(set(args) - {'max_iters', 'max_epochs'})
     if unknown:
         raise ConfigError(f'runner: unknown key(s) {unknown} for {runner_type}')
