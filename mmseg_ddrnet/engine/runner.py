@@ -4,11 +4,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch.utils.data import DataLoader
 
-from ..core.hooks import CheckpointHook, IterTimerHook
-from ..registry import HOOKS, build_from_cfg
+from ..registry import HOOKS, RUNNERS, build_from_cfg
 from ..utils import ConfigError
 from .base_runner import BaseRunner
 from .data_iter import IterLoader, epoch_iterator
+from .hooks import CheckpointHook, IterTimerHook
 from .updater_hooks import build_lr_hook, build_momentum_hook
 
 Workflow = Sequence[Tuple[str, int]]
@@ -99,6 +99,7 @@ class _TrainingRunner(BaseRunner):
         self.logger.info(f'workflow: {list(workflow)}, max: {length}')
 
 
+@RUNNERS.register_module()
 class IterBasedRunner(_TrainingRunner):
     """Trains for ``max_iters`` iterations, cycling over the data loaders (mmcv 1.x ``IterBasedRunner``)."""
 
@@ -154,6 +155,7 @@ class IterBasedRunner(_TrainingRunner):
         self.call_hook('after_val_epoch')
 
 
+@RUNNERS.register_module()
 class EpochBasedRunner(_TrainingRunner):
     """Trains for ``max_epochs`` epochs (mmcv 1.x ``EpochBasedRunner``)."""
 
@@ -205,19 +207,16 @@ class EpochBasedRunner(_TrainingRunner):
         self.call_hook('after_val_epoch')
 
 
-RUNNERS = {'IterBasedRunner': IterBasedRunner, 'EpochBasedRunner': EpochBasedRunner}
-
-
 def build_runner(cfg: dict, default_args: Dict[str, Any]) -> BaseRunner:
     """A runner from ``cfg.runner`` (``type`` and ``max_iters`` / ``max_epochs``) and the shared arguments."""
     args = dict(cfg)
     runner_type = args.pop('type', None)
-    if runner_type not in RUNNERS:
-        raise ConfigError(f'runner.type must be one of {sorted(RUNNERS)}, got {runner_type!r}')
+    if not isinstance(runner_type, str) or runner_type not in RUNNERS:
+        raise ConfigError(f'runner.type must be one of {sorted(RUNNERS.module_dict)}, got {runner_type!r}')
     if 'batch_processor' in args:
         raise ConfigError('runner.batch_processor is not supported: mmcv 1.x deprecated it (the model\'s '
                           'train_step/forward does the step); remove it from runner')
     unknown = sorted(set(args) - {'max_iters', 'max_epochs'})
     if unknown:
         raise ConfigError(f'runner: unknown key(s) {unknown} for {runner_type}')
-    return RUNNERS[runner_type](**args, **default_args)
+    return RUNNERS.get(runner_type)(**args, **default_args)

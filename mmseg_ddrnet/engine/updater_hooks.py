@@ -6,10 +6,10 @@ as mmcv's classes, they default to ``by_epoch=True`` (``Cyclic``/``OneCycle``: F
 """
 from typing import Callable
 
-from ..core.hooks import LrUpdaterHook, MomentumUpdaterHook
-from ..registry import HOOKS
-from .lr_schedule import POLICIES, build_lr_schedule
-from .momentum_schedule import POLICY_NAMES as MOMENTUM_POLICIES, build_momentum_schedule
+from ..registry import HOOKS, LR_SCHEDULES
+from .hooks import LrUpdaterHook, MomentumUpdaterHook
+from .lr import build_lr_schedule, build_momentum_schedule
+from .lr.momentum import POLICY_NAMES as MOMENTUM_POLICIES
 
 
 def build_lr_hook(lr_config: dict, by_epoch_default: bool) -> LrUpdaterHook:
@@ -31,7 +31,7 @@ def _hook_factory(policy: str, build: Callable, kind: str) -> Callable:
 
 
 def _register_mmcv_names() -> None:
-    for cls in POLICIES.values():
+    for cls in LR_SCHEDULES.module_dict.values():
         name = cls.policy[0].upper() + cls.policy[1:]  # mmcv: 'poly' -> 'PolyLrUpdaterHook'
         HOOKS.register_module(name=f'{name}LrUpdaterHook', module=_hook_factory(cls.policy, build_lr_hook, 'Lr'))
     for policy in MOMENTUM_POLICIES:

@@ -53,7 +53,7 @@ def test_eval_argument_errors(tmp_path, toy_data, evaluation, match):
 
 
 def test_eval_test_fn_is_ignored_with_a_warning(tmp_path, toy_data, monkeypatch):
-    import mmseg_ddrnet.core.hooks.eval as eval_module
+    import mmseg_ddrnet.engine.hooks.eval as eval_module
     seen = []
     monkeypatch.setattr(eval_module, 'warn_once', seen.append)
     train(tmp_path, toy_data, max_iters=1, evaluation=dict(interval=1, metric='mIoU', test_fn=print))

@@ -16,8 +16,8 @@ from torch import nn
 import toy
 from mmseg_ddrnet.apis.train import train_segmentor
 from mmseg_ddrnet.config import Config
-from mmseg_ddrnet.core.hooks import DistSamplerSeedHook, Hook, SyncBuffersHook
-from mmseg_ddrnet.core.hooks.refused import REFUSED_HOOKS
+from mmseg_ddrnet.engine.hooks import DistSamplerSeedHook, Hook, SyncBuffersHook
+from mmseg_ddrnet.engine.hooks.refused import REFUSED_HOOKS
 from mmseg_ddrnet.datasets import build_dataset
 from mmseg_ddrnet.datasets.samplers import SeededSampler
 from mmseg_ddrnet.engine.rng import set_random_seed

@@ -12,7 +12,7 @@ import torch
 import toy
 from mmseg_ddrnet.apis.train import train_segmentor
 from mmseg_ddrnet.config import Config
-from mmseg_ddrnet.core.hooks import Hook
+from mmseg_ddrnet.engine.hooks import Hook
 from mmseg_ddrnet.datasets import build_dataset
 from mmseg_ddrnet.engine.rng import set_random_seed
 from mmseg_ddrnet.models import build_segmentor

@@ -1,0 +1,67 @@
+"""The environment a run used, logged at the start of training (as mmseg 0.x ``collect_env``)."""
+import platform
+import sys
+from collections import OrderedDict
+from typing import Dict
+
+import numpy as np
+import torch
+
+from ..version import __version__
+
+
+def collect_env() -> Dict[str, str]:
+    """Python, platform, CUDA / GPUs, torch (and its build), OpenCV, numpy and our own versions."""
+    env: Dict[str, str] = OrderedDict()
+    env['sys.platform'] = sys.platform
+    env['Python'] = sys.version.replace('\n', '')
+    env['Platform'] = platform.platform()
+    env['CUDA available'] = str(torch.cuda.is_available())
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            env[f'GPU {i}'] = torch.cuda.get_device_name(i)
+        env['CUDA (torch)'] = str(torch.version.cuda)
+        env['cuDNN'] = str(torch.backends.cudnn.version())
+    env['PyTorch'] = torch.__version__
+    env['PyTorch compiling details'] = torch.__config__.show()
+    env['CPU threads (torch)'] = str(torch.get_num_threads())
+    try:
+        import cv2
+        env['OpenCV'] = cv2.__version__
+    except ImportError:  # pragma: no cover - a runtime dependency
+        env['OpenCV'] = 'not installed'
+    env['NumPy'] = np.__version__
+    env['mmseg_ddrnet'] = __version__
+    env['mmcv_ext'] = _mmcv_ext_info()
+    return env
+
+
+def _mmcv_ext_info() -> str:
+    try:
+        import mmcv_ext
+        return str(mmcv_ext.build_info())
+    except Exception as err:  # the extension is optional: say why it is not there
+        return f'not available ({type(err).__name__}: {err})'
+
+
+def format_env(env: Dict[str, str]) -> str:
+    return '\n'.join(f'{key}: {value}' for key, value in env.items())
+
+
+def setup_multi_processes(cfg) -> None:
+    """Apply the config's ``mp_start_method`` and ``opencv_num_threads`` (mmseg 0.x keys), when set.
+
+    mmseg 0.x applies ``fork`` and 0 OpenCV threads when the keys are absent; here an absent key leaves Python's
+    start method and OpenCV's thread pool alone (``fork`` is Linux's default anyway).
+    """
+    import multiprocessing as mp
+    method = cfg.get('mp_start_method')
+    if method is not None:
+        if method not in mp.get_all_start_methods():
+            from .errors import ConfigError
+            raise ConfigError(f'mp_start_method must be one of {mp.get_all_start_methods()}, got {method!r}')
+        mp.set_start_method(method, force=True)
+    threads = cfg.get('opencv_num_threads')
+    if threads is not None:
+        import cv2
+        cv2.setNumThreads(int(threads))
