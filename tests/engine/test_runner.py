@@ -126,7 +126,17 @@ def test_tensorboard_events(tmp_path, toy_data):
         interval=1, hooks=[dict(type='TextLoggerHook', by_epoch=False), dict(type='TensorboardLoggerHook')]))
     events = os.listdir(osp.join(work_dir, 'tf_logs'))
     assert len(events) == 1 and events[0].startswith('events.out.tfevents')
-    assert os.path.getsize(osp.join(work_dir, 'tf_logs', events[0])) > 100
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(osp.join(work_dir, 'tf_logs'))
+    acc.Reload()
+    scalars = {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()['scalars']}
+    train_log = [line for line in read_json_log(work_dir) if line.get('mode') == 'train']
+    assert [s for s, _ in scalars['train/decode.loss_ce']] == [line['iter'] for line in train_log] == [1, 2]
+    assert [v for _, v in scalars['train/decode.loss_ce']] == pytest.approx(
+        [line['decode.loss_ce'] for line in train_log], abs=1e-4)
+    assert [v for _, v in scalars['learning_rate']] == pytest.approx([line['lr'] for line in train_log], rel=1e-4)
+    assert [v for _, v in scalars['momentum']] == pytest.approx([0.9, 0.9])
+    assert 'train/time' not in scalars  # mmcv skips time and data_time
 
 
 def test_tensorboard_missing_is_a_clear_error(tmp_path, toy_data, monkeypatch):
