@@ -8,6 +8,7 @@ _EXPORTS = {
     'single_gpu_test': '.test', 'multi_gpu_test': '.test',
     'train_segmentor': '.train', 'init_random_seed': '.train', 'set_random_seed': '.train',
     'find_latest_checkpoint': '.train',
+    'prepare_for_inference': '..models.deploy',
 }
 
 __all__ = list(_EXPORTS)
