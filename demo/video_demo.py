@@ -13,14 +13,14 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
-from mmseg_ddrnet.apis import init_segmentor  # noqa: E402
+from mmseg_ddrnet.apis import init_segmentor, prepare_for_inference  # noqa: E402
 from mmseg_ddrnet.apis.video import open_capture, open_writer, output_size, segment_video  # noqa: E402
 from mmseg_ddrnet.core.evaluation import get_palette  # noqa: E402
+from mmseg_ddrnet.models import PRECISIONS  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
 PALETTES = ('cityscapes', 'camvid')
-PRECISIONS = ('fp32', 'bf16', 'fp16')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -51,7 +51,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='stop after this many frames (e.g. for a camera)')
     parser.add_argument('--fuse-conv-bn', '--fuse_conv_bn', dest='fuse_conv_bn', action='store_true',
                         help='fold each BatchNorm into its convolution and drop the auxiliary head')
-    parser.add_argument('--precision', default='fp32', choices=PRECISIONS,
+    parser.add_argument('--precision', default='fp32', choices=sorted(PRECISIONS),
                         help='compute precision: bf16 autocast (CPU or GPU), fp16 autocast (GPU)')
     args = parser.parse_args(argv)
     if not (args.output_file or args.show):
@@ -65,14 +65,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     capture = open_capture(args.video)
     model = init_segmentor(args.config, args.checkpoint, device=_device(args.device))
-    model, context = prepare(model, args.fuse_conv_bn, args.precision)
+    model = prepare_for_inference(model, precision=args.precision, fuse_conv_bn=args.fuse_conv_bn)
     size = output_size(capture, args.output_height, args.output_width)
     writer = open_writer(args.output_file, capture, size, args.output_fps, args.output_fourcc) \
         if args.output_file else None
     try:
         meter = segment_video(model, capture, writer, palette=get_palette(args.palette) if args.palette else None,
                               opacity=args.opacity, size=size, show=args.show, wait_time=args.show_wait_time,
-                              batch_size=args.batch_size, max_frames=args.max_frames, inference_context=context)
+                              batch_size=args.batch_size, max_frames=args.max_frames)
     finally:
         capture.release()
         if writer is not None:

@@ -1,5 +1,4 @@
 """Segment a video file or a camera stream frame by frame (``demo/video_demo.py``), with the running FPS drawn."""
-import contextlib
 import os
 import time
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
@@ -101,12 +100,11 @@ class FpsMeter:
 def segment_video(model: nn.Module, capture: cv2.VideoCapture, writer: Optional[cv2.VideoWriter] = None,
                   palette: Optional[Sequence[Sequence[int]]] = None, opacity: float = 0.5,
                   size: Optional[Tuple[int, int]] = None, show: bool = False, wait_time: int = 1,
-                  batch_size: int = 1, max_frames: Optional[int] = None,
-                  inference_context=contextlib.nullcontext) -> FpsMeter:
+                  batch_size: int = 1, max_frames: Optional[int] = None) -> FpsMeter:
     """Segment every frame of ``capture``, paint it, draw the running FPS, and write and/or show it.
 
-    ``size`` (w, h) resizes the painted frames (the writer's size); ``inference_context()`` wraps each
-    forward (e.g. an autocast context). Returns the FPS meter (frames, seconds spent segmenting+painting).
+    ``size`` (w, h) resizes the painted frames (the writer's size). The model runs as prepared (see
+    :func:`mmseg_ddrnet.models.prepare_for_inference` for fusion and precision). Returns the FPS meter (frames, seconds spent segmenting+painting).
     """
     if not 0 < opacity <= 1:
         raise ConfigError(f'opacity must be in (0, 1], got {opacity}')
@@ -114,8 +112,7 @@ def segment_video(model: nn.Module, capture: cv2.VideoCapture, writer: Optional[
     meter = FpsMeter()
     for frames in read_frames(capture, batch_size, max_frames):
         start = time.perf_counter()
-        with inference_context():
-            results = inference_segmentor(model, frames, batch_size=batch_size)
+        results = inference_segmentor(model, frames, batch_size=batch_size)
         painted = [overlay_segmentation(f, np.asarray(r), colours, opacity) for f, r in zip(frames, results)]
         fps = meter.update(len(frames), time.perf_counter() - start)
         for frame in painted:

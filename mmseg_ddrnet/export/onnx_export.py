@@ -63,6 +63,7 @@ def export_onnx(segmentor: nn.Module, output_file: str, shape: Tuple[int, int], 
     os.makedirs(os.path.dirname(os.path.abspath(output_file)), exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
+        warnings.simplefilter('ignore', DeprecationWarning)  # raised by the exporter's own internals
         try:
             torch.onnx.export(deploy, (dummy,), output_file, dynamo=False, opset_version=opset,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True,
