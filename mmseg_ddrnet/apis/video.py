@@ -104,7 +104,8 @@ def segment_video(model: nn.Module, capture: cv2.VideoCapture, writer: Optional[
     """Segment every frame of ``capture``, paint it, draw the running FPS, and write and/or show it.
 
     ``size`` (w, h) resizes the painted frames (the writer's size). The model runs as prepared (see
-    :func:`mmseg_ddrnet.models.prepare_for_inference` for fusion and precision). Returns the FPS meter (frames, seconds spent segmenting+painting).
+    :func:`mmseg_ddrnet.models.prepare_for_inference` for fusion and precision). Returns the FPS meter
+    (frames, and seconds spent segmenting and painting).
     """
     if not 0 < opacity <= 1:
         raise ConfigError(f'opacity must be in (0, 1], got {opacity}')

@@ -27,7 +27,8 @@ META_KEYS = ('CLASSES', 'PALETTE')
 
 
 class DeployModel(nn.Module):
-    """The inference graph: image ``N×3×H×W`` → logits ``N×C×H×W`` (bilinear) or, with argmax, labels ``N×H×W``.
+    """The inference graph: image ``N×3×H×W`` → logits ``N×C×H×W`` (bilinear) or, with argmax, labels
+    ``N×H×W``.
 
     Only the backbone and the main decode head run (no auxiliary head); the test config's whole-image mode.
     """

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from ..models.segmentors.base import BaseSegmentor, meta_shape
 from ..models.segmentors.encoder_decoder import _unflip
 from ..utils import ConfigError, DataError
-from .onnx_export import INPUT_NAME, META_KEYS, create_session
+from .onnx_export import META_KEYS, create_session
 
 
 class ONNXRuntimeSegmentor(BaseSegmentor):
@@ -58,7 +58,7 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
                             'with --dynamic-export, or with --shape matching the test pipeline\'s image size')
 
     def _outputs_at(self, img: torch.Tensor, metas: List[dict], rescale: bool) -> torch.Tensor:
-        """Logits ``N×C×h×w`` (or labels ``N×1×h×w``) cropped to ``img_shape`` and, with rescale, at ``ori_shape``."""
+        """Logits ``N×C×h×w`` (or labels ``N×1×h×w``) cropped to ``img_shape``; with rescale at ``ori_shape``."""
         out = self.run(img)
         out = out[:, None] if self.outputs_labels else out
         img_h, img_w = meta_shape(metas[0], 'img_shape')
