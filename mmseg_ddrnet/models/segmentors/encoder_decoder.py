@@ -125,13 +125,21 @@ class EncoderDecoder(BaseSegmentor):
         return losses
 
     # ------------------------------------------------------------------------------- logits
-    def _decode_logits(self, img: torch.Tensor, img_metas: Optional[List[dict]]) -> torch.Tensor:
-        """The decode head's low-resolution logits."""
+    def decode_logits(self, img: torch.Tensor, img_metas: Optional[List[dict]] = None) -> torch.Tensor:
+        """The decode head's low-resolution logits (1/8 of the input for DDRNet), in the model's dtype."""
         return self.decode_head.forward_test(self.extract_feat(img), img_metas, self.test_cfg)
+
+    def predict_labels(self, img: torch.Tensor) -> torch.Tensor:
+        """int64 N×H×W label maps at the input size, from the whole image (the deploy path).
+
+        :meth:`decode_logits`, then ``ops.resize_argmax`` (bilinear to the input size and argmax in
+        one pass, never materialising the full-size logits). No metas: no padding, flip or rescale.
+        """
+        return resize_argmax(self.decode_logits(img), tuple(img.shape[2:]), self.align_corners)
 
     def encode_decode(self, img: torch.Tensor, img_metas: Optional[List[dict]]) -> torch.Tensor:
         """float32 logits resized to the input's size."""
-        return self._resize(self._decode_logits(img, img_metas).float(), img.shape[2:])
+        return self._resize(self.decode_logits(img, img_metas).float(), img.shape[2:])
 
     def forward_dummy(self, img: torch.Tensor) -> torch.Tensor:
         """Logits at the input size (FLOP counting, export, parity checks)."""
@@ -171,7 +179,7 @@ class EncoderDecoder(BaseSegmentor):
         """One int64 label map per image (at ``ori_shape`` with ``rescale``, else at the input size)."""
         if self.test_cfg['mode'] == 'slide':
             return list(self.inference(img, img_meta, rescale).argmax(dim=1).cpu().numpy())
-        logits = self._decode_logits(img, img_meta)
+        logits = self.decode_logits(img, img_meta)
         return [self._label_map(logits[i:i + 1], img.shape[2:], meta, rescale) for i, meta in enumerate(img_meta)]
 
     def aug_test(self, imgs: List[torch.Tensor], img_metas: List[List[dict]], rescale: bool = True
