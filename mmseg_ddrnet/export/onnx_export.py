@@ -40,8 +40,7 @@ class DeployModel(nn.Module):
         self.align_corners = bool(getattr(segmentor, 'align_corners', False))
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        feats = self.segmentor.extract_feat(img)
-        logits = self.segmentor.decode_head.forward_test(feats, None, self.segmentor.test_cfg)
+        logits = self.segmentor.decode_logits(img)
         logits = F.interpolate(logits, size=img.shape[2:], mode='bilinear', align_corners=self.align_corners)
         return logits.argmax(dim=1) if self.with_argmax else logits
 
