@@ -153,6 +153,20 @@ def test_deploy_test_refuses_a_static_model_of_another_size(tiny):
     assert proc.stderr.strip().splitlines()[-1].startswith('error: ') and '--dynamic-export' in proc.stderr
 
 
+def test_aug_test_averages_scales_and_flips_like_pytorch(tiny, dynamic_onnx):
+    _, config, checkpoint = tiny
+    model, ort = init_segmentor(config, checkpoint), ONNXRuntimeSegmentor(str(dynamic_onnx))
+    img = torch.randn(1, 3, 48, 64, generator=torch.Generator().manual_seed(4))
+    big = torch.nn.functional.interpolate(img, size=(72, 96), mode='bilinear')
+    meta = dict(ori_shape=(48, 64, 3), img_shape=(48, 64, 3), flip=False)
+    imgs = [img, img.flip(3), big]
+    metas = [[meta], [dict(meta, flip=True, flip_direction='horizontal')], [dict(meta, img_shape=(72, 96, 3))]]
+    with torch.no_grad():
+        ref = model.aug_test(imgs, metas)[0]
+    out = ort.aug_test(imgs, metas)[0]
+    assert out.shape == ref.shape == (48, 64) and (out == ref).mean() >= 0.999
+
+
 def test_aug_test_needs_logits(argmax_onnx):
     model = ONNXRuntimeSegmentor(str(argmax_onnx))
     with pytest.raises(ConfigError, match='with-argmax'):
