@@ -87,9 +87,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _print_check(name: str, r: dict) -> bool:
-    ok = r['max_abs_diff'] <= TOLERANCE * max(r['max_abs_logit'], 1.0) and r['label_agreement'] >= MIN_AGREEMENT
-    print(f'input {name}: max abs diff {r["max_abs_diff"]:.3g} (largest |logit| {r["max_abs_logit"]:.3g}), '
-          f'labels agree on {100 * r["label_agreement"]:.3f} % of pixels: {"OK" if ok else "MISMATCH"}')
+    ok = r['label_agreement'] >= MIN_AGREEMENT
+    diff = ''
+    if r['max_abs_diff'] is not None:  # logits (not --with-argmax)
+        ok = ok and r['max_abs_diff'] <= TOLERANCE * max(r['max_abs_logit'], 1.0)
+        diff = f'max abs diff {r["max_abs_diff"]:.3g} (largest |logit| {r["max_abs_logit"]:.3g}), '
+    print(f'input {name}: {diff}labels agree on {100 * r["label_agreement"]:.3f} % of pixels: '
+          f'{"OK" if ok else "MISMATCH"}')
     print(f'input {name}: CPU {r["fps_onnxruntime"]:.2f} img/s onnxruntime, {r["fps_pytorch"]:.2f} img/s PyTorch '
           f'({torch.get_num_threads()} threads)')
     return ok

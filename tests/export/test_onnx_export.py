@@ -109,6 +109,14 @@ def test_static_export_with_argmax(tiny, argmax_onnx):
         ONNXRuntimeSegmentor(str(path)).run(torch.zeros(1, 3, 64, 64))
 
 
+def test_verify_with_argmax_compares_labels(tiny, capsys):
+    tmp, config, checkpoint = tiny
+    assert p2o.main([config, checkpoint, '--output-file', str(tmp / 'va.onnx'), '--shape', '48', '64',
+                     '--with-argmax', '--verify', '--verify-runs', '1']) == 0
+    out = capsys.readouterr().out
+    assert 'input 1x48x64: labels agree on' in out and ': OK' in out and 'max abs diff' not in out
+
+
 def test_fuse_conv_bn_export_equals_the_unfused_model(tiny, monkeypatch):
     from mmseg_ddrnet.models import EncoderDecoder
     tmp, config, checkpoint = tiny
