@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
+from mmseg_ddrnet.apis.inference import available_device  # noqa: E402
 from mmseg_ddrnet.apis import inference_segmentor, init_segmentor, show_result, show_result_pyplot  # noqa: E402
 from mmseg_ddrnet.core.evaluation import get_palette  # noqa: E402
 from mmseg_ddrnet.utils import print_log, run_cli  # noqa: E402
@@ -33,7 +34,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    model = init_segmentor(args.config, args.checkpoint, device=_device(args.device))
+    model = init_segmentor(args.config, args.checkpoint, device=available_device(args.device))
     result = inference_segmentor(model, args.img)
     palette = get_palette(args.palette) if args.palette else None
     if args.out_file:
@@ -41,14 +42,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print_log(f'painted segmentation written to {args.out_file}')
     else:
         show_result_pyplot(model, args.img, result, palette=palette, opacity=args.opacity)
-
-
-def _device(device: str) -> str:
-    import torch
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        print_log(f'no GPU available: running on the CPU instead of {device}')
-        return 'cpu'
-    return device
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
+from mmseg_ddrnet.apis.inference import available_device  # noqa: E402
 from mmseg_ddrnet.apis import init_segmentor, prepare_for_inference  # noqa: E402
 from mmseg_ddrnet.apis.video import open_capture, open_writer, output_size, segment_video  # noqa: E402
 from mmseg_ddrnet.core.evaluation import get_palette  # noqa: E402
@@ -64,7 +65,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     capture = open_capture(args.video)
-    model = init_segmentor(args.config, args.checkpoint, device=_device(args.device))
+    model = init_segmentor(args.config, args.checkpoint, device=available_device(args.device))
     model = prepare_for_inference(model, precision=args.precision, fuse_conv_bn=args.fuse_conv_bn)
     size = output_size(capture, args.output_height, args.output_width)
     writer = open_writer(args.output_file, capture, size, args.output_fps, args.output_fourcc) \
@@ -79,14 +80,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             writer.release()
     print_log(f'{meter.frames} frames segmented at {meter.fps:.2f} FPS'
               + (f'; painted video written to {args.output_file}' if args.output_file else ''))
-
-
-def _device(device: str) -> str:
-    import torch
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        print_log(f'no GPU available: running on the CPU instead of {device}')
-        return 'cpu'
-    return device
 
 
 if __name__ == '__main__':

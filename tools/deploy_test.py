@@ -15,6 +15,8 @@ from typing import Any, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
+import torch  # noqa: E402
+
 from mmseg_ddrnet.config import DictAction  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
 from mmseg_ddrnet.export.onnxruntime_segmentor import ONNXRuntimeSegmentor  # noqa: E402
@@ -79,7 +81,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 def _threads() -> Optional[int]:
     """onnxruntime's intra-op threads: torch's count (OMP_NUM_THREADS / torch.set_num_threads) for parity."""
-    import torch
     return int(os.environ.get('OMP_NUM_THREADS', 0)) or torch.get_num_threads()
 
 

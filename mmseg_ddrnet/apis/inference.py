@@ -22,7 +22,7 @@ from ..datasets.pipelines.image_io import imread
 from ..engine.checkpoint import load_checkpoint
 from ..models import build_segmentor
 from ..registry import DATASETS
-from ..utils import ConfigError, DataError
+from ..utils import ConfigError, DataError, print_log
 from .test import get_palette, overlay_segmentation
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
@@ -45,6 +45,14 @@ def _check_device(device: Union[str, torch.device]) -> torch.device:
         raise ConfigError(f'invalid device {device!r}: {err}') from err
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise ConfigError(f'device {device} requested but CUDA is not available; use device="cpu"')
+    return device
+
+
+def available_device(device: str) -> str:
+    """``device``, or ``'cpu'`` (with a message) when it names CUDA on a machine without a GPU (the demos' default)."""
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        print_log(f'no GPU available: running on the CPU instead of {device}')
+        return 'cpu'
     return device
 
 
@@ -229,5 +237,5 @@ def show_result_pyplot(model: nn.Module, img: ImageLike, result: Union[np.ndarra
     return painted
 
 
-__all__: List[Any] = ['init_segmentor', 'inference_segmentor', 'show_result', 'show_result_pyplot', 'LoadImage',
+__all__: List[Any] = ['available_device', 'init_segmentor', 'inference_segmentor', 'show_result', 'show_result_pyplot', 'LoadImage',
                       'build_inference_pipeline']
