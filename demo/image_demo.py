@@ -11,7 +11,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from mmseg_ddrnet.apis.inference import available_device  # noqa: E402
 from mmseg_ddrnet.apis import inference_segmentor, init_segmentor, show_result, show_result_pyplot  # noqa: E402
-from mmseg_ddrnet.core.evaluation import get_palette  # noqa: E402
+from mmseg_ddrnet.metrics import get_palette  # noqa: E402
 from mmseg_ddrnet.utils import print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 

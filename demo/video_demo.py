@@ -16,7 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmseg_ddrnet.apis.inference import available_device  # noqa: E402
 from mmseg_ddrnet.apis import init_segmentor, prepare_for_inference  # noqa: E402
 from mmseg_ddrnet.apis.video import open_capture, open_writer, output_size, segment_video  # noqa: E402
-from mmseg_ddrnet.core.evaluation import get_palette  # noqa: E402
+from mmseg_ddrnet.metrics import get_palette  # noqa: E402
 from mmseg_ddrnet.models import PRECISIONS  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402

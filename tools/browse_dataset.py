@@ -13,11 +13,11 @@ from typing import Optional, Sequence
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
 from mmseg_ddrnet.apis.browse import browse_dataset  # noqa: E402
-from mmseg_ddrnet.apis.test import get_palette  # noqa: E402
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
+from mmseg_ddrnet.visualization import model_palette  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -52,7 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     dataset = build_dataset(cfg.data.train)
-    count = browse_dataset(dataset, args.output_dir, get_palette(None, dataset), opacity=args.opacity,
+    count = browse_dataset(dataset, args.output_dir, model_palette(None, dataset), opacity=args.opacity,
                            show=args.show, show_interval=args.show_interval, limit=args.max_images)
     print_log(f'{count} samples painted' + (f' into {args.output_dir}' if args.output_dir else ''))
 

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
-from mmseg_ddrnet.engine.publish import publish_checkpoint  # noqa: E402
+from mmseg_ddrnet.checkpoint.publish import publish_checkpoint  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 

@@ -6,7 +6,7 @@ from typing import Any, List, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from ..core.evaluation import sum_confusion
+from ..metrics import sum_confusion
 from ..utils import DataError
 from ..utils.optional import import_optional
 

@@ -9,7 +9,7 @@ import torch
 from tqdm import tqdm
 
 from ..utils import DataError
-from .test import _denormalize, _show, overlay_segmentation
+from ..visualization import denormalize, overlay_segmentation, show_image
 
 DEFAULT_NORM = dict(mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], to_rgb=False)
 
@@ -24,7 +24,7 @@ def sample_image_and_label(sample: Dict[str, Any]) -> Tuple[np.ndarray, Optional
     norm_cfg = meta.get('img_norm_cfg') or DEFAULT_NORM
     img = sample['img']
     if isinstance(img, torch.Tensor):
-        image = _denormalize(img, norm_cfg)
+        image = denormalize(img, norm_cfg)
     else:
         arr = np.asarray(img, dtype=np.float32) * np.asarray(norm_cfg['std'], np.float32) + \
             np.asarray(norm_cfg['mean'], np.float32)
@@ -66,6 +66,6 @@ def browse_dataset(dataset: Any, output_dir: Optional[str], palette: Sequence[Se
             if not cv2.imwrite(out_file, painted):
                 raise DataError(f'cannot write {out_file}')
         if show:
-            _show(osp.basename(name), painted, show_interval)
+            show_image(osp.basename(name), painted, show_interval)
         count += 1
     return count

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..utils import ConfigError, DataError
 from .inference import inference_segmentor
-from .test import _show, get_palette, overlay_segmentation
+from ..visualization import model_palette, overlay_segmentation, show_image
 
 FPS_FONT_SCALE = 0.6
 
@@ -123,7 +123,7 @@ def segment_video(model: nn.Module, capture: cv2.VideoCapture, writer: Optional[
             if writer is not None:
                 writer.write(frame)
             if show:
-                _show('video_demo', frame, wait_time)
+                show_image('video_demo', frame, wait_time)
     if meter.frames == 0:
         raise DataError('the video has no frame that OpenCV can read')
     return meter
@@ -131,5 +131,5 @@ def segment_video(model: nn.Module, capture: cv2.VideoCapture, writer: Optional[
 
 def _palette(model: nn.Module, palette: Optional[Sequence[Sequence[int]]]) -> np.ndarray:
     if palette is None:
-        return get_palette(model, None)
+        return model_palette(model, None)
     return np.asarray(palette, dtype=np.uint8).reshape(-1, 3)

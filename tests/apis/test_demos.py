@@ -12,7 +12,7 @@ from tiny_seg import REPO, setup  # noqa: E402
 
 from mmseg_ddrnet.apis import inference_segmentor, init_segmentor, show_result  # noqa: E402
 from mmseg_ddrnet.apis.video import FpsMeter, draw_fps, open_capture  # noqa: E402
-from mmseg_ddrnet.core.evaluation import CAMVID_PALETTE  # noqa: E402
+from mmseg_ddrnet.metrics import CAMVID_PALETTE  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, DataError  # noqa: E402
 
 FRAMES, FRAME_HW = 5, (48, 64)

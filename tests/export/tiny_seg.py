@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from mmseg_ddrnet.config import Config
-from mmseg_ddrnet.core.evaluation import CAMVID_CLASSES, CAMVID_PALETTE
-from mmseg_ddrnet.engine.checkpoint import get_state_dict, save_checkpoint
+from mmseg_ddrnet.metrics import CAMVID_CLASSES, CAMVID_PALETTE
+from mmseg_ddrnet.checkpoint import get_state_dict, save_checkpoint
 from mmseg_ddrnet.models import build_segmentor
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from tiny_seg import HW, REPO, setup  # noqa: E402
 
 from mmseg_ddrnet.apis.analysis import dataset_confusion_matrix, normalize_rows  # noqa: E402
 from mmseg_ddrnet.config import Config  # noqa: E402
-from mmseg_ddrnet.core.evaluation import CAMVID_PALETTE  # noqa: E402
+from mmseg_ddrnet.metrics import CAMVID_PALETTE  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
 from mmseg_ddrnet.utils import CheckpointError, ConfigError, DataError  # noqa: E402
 
