@@ -177,6 +177,9 @@ def measure(arch: str, rounds: int, peak: Worker, reference: Optional[str], args
     for r in range(rounds):
         for w in workers[r % len(workers):] + workers[:r % len(workers)]:
             samples[w.name].append(w.ask())
+        print(f'{arch} round {r + 1}/{rounds}: ' + ', '.join(
+            f'{name.split(":")[0]} {name.split(":")[2]} {s[-1]["full"]:.3f} s' for name, s in samples.items()
+            if 'full' in s[-1]), file=sys.stderr, flush=True)
     result: Dict[str, Any] = {'variants': {}}
     for w in workers[:-1]:
         times = samples[w.name]
