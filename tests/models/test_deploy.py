@@ -105,3 +105,16 @@ def test_prepare_for_inference_rejects_bad_arguments():
         prepare_for_inference(model, memory_format='nhwc')
     with pytest.raises(ConfigError, match='fp16 is for CUDA'):
         prepare_for_inference(model, precision='fp16')
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_fp16_deploy_model_on_cuda():
+    model = _model('23-slim').cuda()
+    img = torch.randn(1, 3, 128, 256, device='cuda')
+    with torch.no_grad():
+        ref = model.predict_labels(img)
+        prepare_for_inference(model, precision='fp16', fuse_conv_bn=True)
+        labels = model.predict_labels(img)
+        logits = model.forward_dummy(img)
+    assert next(model.parameters()).dtype == torch.float16 and logits.dtype == torch.float32
+    assert labels.shape == ref.shape and (labels == ref).float().mean().item() > 0.9

@@ -97,10 +97,12 @@ class EncoderDecoder(BaseSegmentor):
     def extract_feat(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
         """The backbone's (and neck's) features."""
         dtype = _weight_dtype(self.backbone)
-        if img.is_floating_point() and dtype is not None and img.dtype != dtype:
+        if not img.is_floating_point() or dtype is None:
+            dtype = img.dtype
+        if self._channels_last(img):  # cast and layout change in one copy
+            img = img.to(dtype=dtype, memory_format=torch.channels_last)
+        elif img.dtype != dtype:
             img = img.to(dtype)
-        if self._channels_last(img):
-            img = img.contiguous(memory_format=torch.channels_last)
         x = self.backbone(img)
         return self.neck(x) if self.with_neck else x
 
