@@ -209,7 +209,6 @@ def model_device(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device('cpu')
 
 
-<<<<<<< HEAD
 # ---------------------------------------------------------------------------------------------- dead ranks
 
 _FAILURE_MARKS = ('gloo', 'nccl', 'connection reset by peer', 'connection closed by peer', 'timed out',
@@ -295,7 +294,8 @@ def check_gpu_id(gpu_id: int) -> None:
         visible = os.environ.get('CUDA_VISIBLE_DEVICES')
         raise ConfigError(f'--gpu-id {gpu_id}: {count} CUDA device(s) visible (ids 0..{max(count - 1, 0)})'
                           + (f', CUDA_VISIBLE_DEVICES={visible}' if visible is not None else ''))
-=======
+
+
 def allreduce_buffers(model: torch.nn.Module) -> None:
     """Average the floating-point buffers (BN running statistics) over the ranks; nothing when not distributed.
 
@@ -308,4 +308,3 @@ def allreduce_buffers(model: torch.nn.Module) -> None:
         if buffer.is_floating_point():
             dist.all_reduce(buffer.data)
             buffer.data.div_(world_size)
->>>>>>> main
