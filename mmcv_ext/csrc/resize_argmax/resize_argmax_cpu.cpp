@@ -34,14 +34,14 @@ void resize_argmax_kernel(const scalar_t* in, int64_t* out, int64_t n, int64_t c
       const Tap<acc_t>& ty = ys[row % out_h];
       const auto rows = cache.rows(in + (row / out_h) * c * h * w, ty);
       for (int64_t x = 0; x < out_w; ++x) {
-        best[x] = rows.first[x] * ty.w0 + rows.second[x] * ty.w1;
+        best[x] = blend(rows.first[x], rows.second[x], ty);
         arg[x] = 0;
       }
       for (int32_t k = 1; k < c; ++k) {  // branch-free so that the compiler vectorises it
         const acc_t* r0 = rows.first + k * out_w;
         const acc_t* r1 = rows.second + k * out_w;
         for (int64_t x = 0; x < out_w; ++x) {
-          const acc_t v = r0[x] * ty.w0 + r1[x] * ty.w1;
+          const acc_t v = blend(r0[x], r1[x], ty);
           const bool take = better(v, best[x]);
           best[x] = take ? v : best[x];
           arg[x] = take ? k : arg[x];
