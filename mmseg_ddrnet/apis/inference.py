@@ -57,8 +57,12 @@ def _classes_and_palette(config: Config, meta: dict) -> Tuple[Optional[list], Op
 
 
 def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional[Union[str, os.PathLike]] = None,
-                   device: Union[str, torch.device] = 'cpu', cfg_options: Optional[dict] = None) -> nn.Module:
+                   device: Union[str, torch.device] = 'cpu', cfg_options: Optional[dict] = None,
+                   unsafe_load: bool = False) -> nn.Module:
     """Build the segmentor of ``config``, load ``checkpoint`` and return it in eval mode on ``device``.
+
+    The checkpoint is read with ``torch.load(weights_only=True)``; ``unsafe_load=True`` unpickles it in full
+    (only for a trusted legacy file: it can run code).
 
     As mmseg 0.x: ``model.pretrained`` and ``model.train_cfg`` are cleared (no backbone weights are
     loaded besides the checkpoint), ``model.CLASSES``/``model.PALETTE`` come from the checkpoint's meta
@@ -75,7 +79,7 @@ def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional
     model = build_segmentor(config.model, test_cfg=config.get('test_cfg'))
     meta = {}
     if checkpoint is not None:
-        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta') or {}
+        meta = load_checkpoint(model, checkpoint, map_location='cpu', unsafe=unsafe_load).get('meta') or {}
     model.CLASSES, model.PALETTE = _classes_and_palette(config, meta)
     model.cfg = config
     return model.to(device).eval()

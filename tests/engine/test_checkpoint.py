@@ -99,7 +99,7 @@ def test_garbage_files_named(tmp_path):
     rng = np.random.RandomState(0)
     for size in [1, 2, 3, 16, 100, 1000] * 20:  # random bytes make the unpickler fail in many ways
         path.write_bytes(rng.randint(0, 256, size, dtype=np.uint8).tobytes())
-        with pytest.raises(CheckpointError, match=r'junk\.pth.*(corrupt|truncated|unpickling)'):
+        with pytest.raises(CheckpointError, match=r'junk\.pth.*(corrupt|truncated|empty|not a PyTorch checkpoint|refused)'):
             load_checkpoint(Tiny(), path)
 
 
@@ -112,7 +112,7 @@ class Evil:
 def test_pickle_needing_full_unpickling_is_refused(tmp_path):
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': Tiny().state_dict(), 'meta': {'x': Evil()}}, path)
-    with pytest.raises(CheckpointError, match=r'evil\.pth.*full unpickling'):
+    with pytest.raises(CheckpointError, match=r'evil\.pth: unpickling it would call posix\.system'):
         load_checkpoint(Tiny(), path)
     legacy = tmp_path / 'legacy.pkl'
     legacy.write_bytes(pickle.dumps({'a': Evil()}))
