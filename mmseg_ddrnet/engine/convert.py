@@ -300,7 +300,12 @@ def convert_checkpoint(src: PathLike, dst: PathLike, src_format: str,
     raw = read_foreign_checkpoint(src, unsafe=unsafe)
     if not isinstance(raw, dict):
         raise CheckpointError(f'checkpoint {src} is a {type(raw).__name__}, not a dict of weights')
-    state_dict = _CONVERTERS[src_format](extract_state_dict(_weights_of(raw), src))
+    try:
+        state_dict = _CONVERTERS[src_format](extract_state_dict(_weights_of(raw), src))
+    except CheckpointError as err:
+        if os.fspath(src) in str(err):
+            raise
+        raise CheckpointError(f'{os.fspath(src)}: {err}') from err
     meta = {'converted_from': os.path.basename(os.fspath(src)), 'src_format': src_format,
             'mmseg_ddrnet_version': __version__}
     if src_format == 'mmseg':
