@@ -21,7 +21,7 @@ from ..utils import CheckpointError, print_log
 PathLike = Union[str, os.PathLike]
 
 UNSAFE_HINT = ('if the file is your own and you trust it, load it with --unsafe-load (tools/train.py, '
-               'tools/test.py, tools/convert_checkpoint.py; unsafe=True in Python)')
+               'tools/test.py, tools/convert_checkpoint.py; unsafe=True in Python) or re-save its tensors')
 _ZIP_MAGIC, _PICKLE_PROTO = b'PK\x03\x04', 0x80
 _MAX_SCAN_BYTES = 64 << 20  # a pickle's globals come first; never read more than this to name them
 

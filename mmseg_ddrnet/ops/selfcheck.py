@@ -10,7 +10,7 @@ device. The verdict is kept per ``(op, device)``: the other ops and devices are 
 import os
 import threading
 from types import ModuleType
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -34,17 +34,19 @@ def wanted(device: torch.device) -> bool:
     return device.type == 'cpu' and os.environ.get(SELFCHECK_CPU_ENV, '') not in ('', '0')
 
 
-def problem(op: str, device: torch.device, ext: ModuleType) -> str:
+def problem(op: str, device: torch.device, ext: ModuleType,
+            check: Optional[Callable[[ModuleType, torch.device], str]] = None) -> str:
     """Why the kernel of ``op`` must not run on ``device`` ('' when it passed or is not checked).
 
-    The check runs on the first call for each ``(op, device)``; later calls reuse its verdict.
+    The check (``check``, by default this module's check of ``op``; it returns what differs, '' when
+    nothing does) runs on the first call for each ``(op, device)``; later calls reuse its verdict.
     """
     if not wanted(device):
         return ''
     key = (op, str(device))
     with _lock:
         if key not in _verdicts:
-            detail = _CHECKS[op](ext, device)
+            detail = (check or _CHECKS[op])(ext, device)
             _verdicts[key] = (f'the mmcv_ext kernel failed its first-call self-check on {device} ({detail}); '
                               f'using the reference implementation on {device} from now on') if detail else ''
     return _verdicts[key]
@@ -56,7 +58,7 @@ def reset() -> None:
         _verdicts.clear()
 
 
-def _guarded(device: torch.device, fn: Callable):
+def guarded(device: torch.device, fn: Callable):
     """``(fn(), '')``, or ``(None, why)`` when the kernel raised (CUDA errors surface at the sync)."""
     try:
         out = fn()
@@ -85,7 +87,7 @@ def fixed_label(device: torch.device, size=(11, 13), num_classes: int = 4) -> to
 def _check_resize_argmax(ext: ModuleType, device: torch.device) -> str:
     logits = fixed_logits(device)
     for size, align_corners in (((11, 13), False), ((11, 13), True), ((5, 6), False), ((3, 4), False)):
-        got, err = _guarded(device, lambda: compiled.resize_argmax(ext, logits, size, align_corners))
+        got, err = guarded(device, lambda: compiled.resize_argmax(ext, logits, size, align_corners))
         if err:
             return err
         where = f'size {size}, align_corners={align_corners}'
@@ -112,7 +114,7 @@ def _check_seg_cross_entropy(ext: ModuleType, device: torch.device) -> str:
         for use_weight, avg, align_corners, thres, min_kept in _CE_CASES:
             weight = class_weight('selfcheck', [0.5, 1.0, 2.0, 1.5] if use_weight else None, 4, logits)
             args = (label, weight, IGNORE, avg, align_corners, thres, min_kept)
-            got, err = _guarded(device, lambda: _loss_and_grad(
+            got, err = guarded(device, lambda: _loss_and_grad(
                 lambda x: compiled.seg_cross_entropy(ext, x, *args), logits))
             if err:
                 return err
@@ -143,7 +145,7 @@ def _check_confusion_matrix(ext: ModuleType, device: torch.device) -> str:
     label[:40] = IGNORE
     label = label.to(device)
     for p, t in ((pred, label), (pred.int(), label.to(torch.uint8))):
-        got, err = _guarded(device, lambda: compiled.confusion_matrix(ext, p, t, 5, IGNORE))
+        got, err = guarded(device, lambda: compiled.confusion_matrix(ext, p, t, 5, IGNORE))
         if err:
             return err
         expected = reference.confusion_matrix(p, t, 5, IGNORE)

@@ -156,3 +156,42 @@ def test_cuda_kernels_pass_on_this_gpu(device):
     ext = dispatch.loaded_ext()[0]
     for op in OPS:
         assert selfcheck.problem(op, torch.device('cuda', torch.cuda.current_device()), ext) == ''
+
+
+def test_the_image_kernels_are_checked_too(cpu_check, monkeypatch, log):
+    """resize_crop and read_png_rows (data pipeline, CPU only) behind the same switch."""
+    import types
+
+    import cv2
+    import numpy as np
+
+    from mmseg_ddrnet.ops import image
+    real = dispatch.loaded_ext()[0]
+    for op in ('resize_crop', 'read_png_rows'):
+        assert selfcheck.problem(op, torch.device('cpu'), real, image._CHECKS[op]) == ''
+    selfcheck.reset()
+    calls = []
+
+    def wrong_resize_crop(*args):
+        calls.append(1)
+        return real.resize_crop(*args) // 2
+
+    def wrong_unfilter(*args):
+        out = real.png_unfilter(*args)
+        out[..., 0] = 0
+        return out
+    fake = types.SimpleNamespace(resize_crop=wrong_resize_crop, png_unfilter=wrong_unfilter,
+                                 build_info=real.build_info)
+    monkeypatch.setattr(dispatch, 'loaded_ext', lambda: (fake, ''))
+    img = np.random.RandomState(0).randint(0, 256, (20, 30, 3)).astype(np.uint8)
+    out = image.resize_crop(img, (60, 90), (10, 40, 20, 70))
+    assert np.array_equal(out, image.resize_crop_reference(img, (60, 90), (10, 40, 20, 70)))
+    n_check = len(calls)
+    assert n_check >= 1  # the self-check ran the wrong kernel
+    image.resize_crop(img, (60, 90), (10, 40, 20, 70))
+    assert len(calls) == n_check  # the kernel is not used after failing
+    data = cv2.imencode('.png', img)[1].tobytes()
+    assert np.array_equal(image.read_png_rows(data, None, 'a.png'), img)
+    warnings = [m for level, m in log if level == 'WARNING']
+    assert len(warnings) == 2 and warnings[0].startswith('mmseg_ddrnet.ops.resize_crop: the mmcv_ext kernel failed')
+    assert warnings[1].startswith('mmseg_ddrnet.ops.read_png_rows: the mmcv_ext kernel failed')
