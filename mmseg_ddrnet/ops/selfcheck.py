@@ -9,8 +9,9 @@ device. The verdict is kept per ``(op, device)``: the other ops and devices are 
 """
 import os
 import threading
+from contextlib import contextmanager
 from types import ModuleType
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import torch
 
@@ -46,10 +47,26 @@ def problem(op: str, device: torch.device, ext: ModuleType,
     key = (op, str(device))
     with _lock:
         if key not in _verdicts:
-            detail = (check or _CHECKS[op])(ext, device)
+            with _plain_mode(device):
+                detail = (check or _CHECKS[op])(ext, device)
             _verdicts[key] = (f'the mmcv_ext kernel failed its first-call self-check on {device} ({detail}); '
                               f'using the reference implementation on {device} from now on') if detail else ''
     return _verdicts[key]
+
+
+@contextmanager
+def _plain_mode(device: torch.device) -> Iterator[None]:
+    """The check's own autograd, precision and determinism settings, whatever the caller's (a first call under
+    ``no_grad``, ``inference_mode``, autocast or ``use_deterministic_algorithms`` must not fail the kernel)."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        torch.use_deterministic_algorithms(False)
+        with torch.inference_mode(False), torch.enable_grad(), \
+                torch.autocast(device.type if device.type in ('cpu', 'cuda') else 'cpu', enabled=False):
+            yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
 def reset() -> None:

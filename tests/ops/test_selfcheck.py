@@ -195,3 +195,16 @@ def test_the_image_kernels_are_checked_too(cpu_check, monkeypatch, log):
     warnings = [m for level, m in log if level == 'WARNING']
     assert len(warnings) == 2 and warnings[0].startswith('mmseg_ddrnet.ops.resize_crop: the mmcv_ext kernel failed')
     assert warnings[1].startswith('mmseg_ddrnet.ops.read_png_rows: the mmcv_ext kernel failed')
+
+
+def test_a_first_call_under_no_grad_autocast_or_deterministic_mode_still_passes(cpu_check, log):
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            assert torch.equal(_call('seg_cross_entropy'), _expected('seg_cross_entropy'))
+            assert torch.are_deterministic_algorithms_enabled()  # the caller's settings are back
+        finally:
+            torch.use_deterministic_algorithms(False)
+    with torch.inference_mode():
+        _call('resize_argmax')
+    assert not [m for level, m in log if level == 'WARNING']
