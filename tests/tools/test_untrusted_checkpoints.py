@@ -207,6 +207,7 @@ def test_unsafe_load_flag_through_the_tools(files, warnings_logged, tmp_path):
     assert sum('--unsafe-load: unpickling' in m for m in warnings_logged) == 3  # the warning, each time
 
 
+@pytest.mark.slow
 def test_the_real_command_line_on_the_malicious_file(files):
     """The interpreter's own exit status and stderr, once per tool; the marker is never created."""
     tmp, config, paths, marker = files
