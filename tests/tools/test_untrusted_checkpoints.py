@@ -25,8 +25,8 @@ sys.path.insert(0, ENGINE_TESTS)
 
 import toy  # noqa: E402
 from mmseg_ddrnet.apis import init_segmentor  # noqa: E402
-from mmseg_ddrnet.engine.checkpoint import load_checkpoint, load_file, save_checkpoint  # noqa: E402
-from mmseg_ddrnet.engine.convert import convert_checkpoint, read_foreign_checkpoint  # noqa: E402
+from mmseg_ddrnet.checkpoint import load_checkpoint, load_file, read_foreign_checkpoint, save_checkpoint  # noqa: E402
+from mmseg_ddrnet.models.convert import convert_checkpoint  # noqa: E402
 from mmseg_ddrnet.models.backbones import DDRNet  # noqa: E402
 from mmseg_ddrnet.utils import CheckpointError, run_cli  # noqa: E402
 
@@ -144,7 +144,7 @@ def test_numpy_legacy_loads_when_the_user_opts_in(files, warnings_logged):
 
 def _official_with_args(tmp):
     """An official-layout checkpoint that also pickled the training script's argparse.Namespace."""
-    sys.path.insert(0, ENGINE_TESTS)
+    sys.path.insert(0, osp.join(REPO, 'tests', 'models'))
     from official_layout import official_state_dict
     path = tmp / 'official_args.pth'
     torch.save({'state_dict': official_state_dict('slim'), 'args': argparse.Namespace(lr=0.01)}, path)
