@@ -1,4 +1,5 @@
 """Checkpoint I/O: atomic saves, safe loads, and errors that name the file, keys and shapes."""
+import collections
 import os
 import pickle
 
@@ -115,9 +116,20 @@ def test_pickle_needing_full_unpickling_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match=r'evil\.pth: unpickling it would call posix\.system'):
         load_checkpoint(Tiny(), path)
     legacy = tmp_path / 'legacy.pkl'
-    legacy.write_bytes(pickle.dumps({'a': Evil()}))
-    with pytest.raises(CheckpointError, match=r'legacy\.pkl'):
-        load_checkpoint(Tiny(), legacy)
+    for protocol in (2, 4, 5):  # a plain pickle: the weights_only unpickler stops at an opcode, not the global
+        legacy.write_bytes(pickle.dumps({'state_dict': {}, 'a': Evil()}, protocol=protocol))
+        with pytest.raises(CheckpointError, match=r'legacy\.pkl: unpickling it would call posix\.system'):
+            load_checkpoint(Tiny(), legacy)
+
+
+def test_pickle_globals_are_read_without_running_them(tmp_path):
+    from mmseg_ddrnet.checkpoint.safe_load import pickle_globals
+    path = tmp_path / 'a.pkl'
+    for protocol in range(0, 6):
+        path.write_bytes(pickle.dumps([Evil(), collections.OrderedDict(), Evil()], protocol=protocol))
+        assert pickle_globals(str(path))[:2] == ['posix.system', 'collections.OrderedDict'], protocol
+    torch.save({'x': Evil()}, tmp_path / 'b.pth')  # the zip format: data.pkl inside
+    assert pickle_globals(str(tmp_path / 'b.pth')) == ['posix.system']
 
 
 def test_shape_mismatch_names_key_and_shapes(tmp_path):
