@@ -64,8 +64,8 @@ def main() -> None:
                                      f', {args.threads} threads'))
     for shape, min_kept in CASES:
         r = run_case(shape, min_kept, args.device, args.repeat)
-        print(f'{"x".join(map(str, shape)):>12} k={min_kept + 1}: kthvalue {r["kthvalue"] * 1e3:8.2f} ms, '
-              f'topk {r["topk"] * 1e3:8.2f} ms, sort {r["sort"] * 1e3:8.2f} ms; kthvalue/topk {r["kthvalue/topk"]:.2f}x')
+        times = ', '.join(f'{name} {r[name] * 1e3:8.2f} ms' for name in ('kthvalue', 'topk', 'sort'))
+        print(f'{"x".join(map(str, shape)):>12} k={min_kept + 1}: {times}; kthvalue/topk {r["kthvalue/topk"]:.2f}x')
 
 
 def _cuda() -> bool:

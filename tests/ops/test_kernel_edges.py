@@ -89,8 +89,10 @@ def test_cpp_backward_checks_the_device_of_every_tensor():
     lse, scale = torch.zeros(1, 8, 8), torch.ones(1)
     keep, weight = torch.ones(1, 8, 8, dtype=torch.bool), torch.ones(3)
     ext().seg_ce_backward(logits, label, weight, lse, keep, scale, 255, False)  # all on the CPU: fine
-    for name, args in (('lse', (weight, lse.to('meta'), keep, scale)), ('keep', (weight, lse, keep.to('meta'), scale)),
-                       ('scale', (weight, lse, keep, scale.to('meta'))), ('weight', (weight.to('meta'), lse, keep, scale))):
+    for name, args in (('lse', (weight, lse.to('meta'), keep, scale)),
+                       ('keep', (weight, lse, keep.to('meta'), scale)),
+                       ('scale', (weight, lse, keep, scale.to('meta'))),
+                       ('weight', (weight.to('meta'), lse, keep, scale))):
         with pytest.raises(RuntimeError, match=f'logits and .*{name} must be on the same device'):
             ext().seg_ce_backward(logits, label, *args, 255, False)
     with pytest.raises(RuntimeError, match='logits and label must be on the same device'):
