@@ -115,7 +115,8 @@ def load_state_dict(module: nn.Module, state_dict: StateDict, strict: bool = Fal
     ``skip_mismatched`` (fine-tuning with ``load_from``, as mmcv's non-strict loading): then it is left
     as initialised and named in a warning.
     Missing and unexpected keys are an error when ``strict``, a logged warning otherwise
-    (missing BN ``num_batches_tracked`` counters are ignored).
+    (missing BN ``num_batches_tracked`` counters are ignored). A checkpoint that fits less than half of the
+    model's tensors (by name and shape) is another architecture: an error, whatever ``strict``.
     """
     module = unwrap_model(module)
     own = module.state_dict()
@@ -126,6 +127,13 @@ def load_state_dict(module: nn.Module, state_dict: StateDict, strict: bool = Fal
             f'({_short_list(list(own), 3)})')
     mismatched = [f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(own[key].shape)}'
                   for key, value in state_dict.items() if key in own and own[key].shape != value.shape]
+    counted = [key for key in own if not key.endswith(_IGNORED_MISSING)]
+    fitting = sum(key in state_dict and state_dict[key].shape == own[key].shape for key in counted)
+    if 2 * fitting < len(counted):
+        raise CheckpointError(
+            f'checkpoint does not fit this {type(module).__name__}: only {fitting} of its {len(counted)} tensors are '
+            f'in the checkpoint with the same name and shape ({len(mismatched)} differ in shape: '
+            f'{_short_list(mismatched, 3)}); is it another architecture or model variant?')
     if mismatched and skip_mismatched:
         print_log(f'Skipped {len(mismatched)} checkpoint tensor(s) whose shape differs from the model '
                   f'(left as initialised): {"; ".join(mismatched[:20])}', logger, logging.WARNING)

@@ -184,3 +184,22 @@ def test_not_a_state_dict(tmp_path):
     torch.save([1, 2], tmp_path / 'b.pth')
     with pytest.raises(CheckpointError, match=r'b\.pth.*list'):
         load_checkpoint(Tiny(), tmp_path / 'b.pth')
+
+
+def test_another_architecture_is_an_error_even_when_not_strict(tmp_path):
+    class Other(nn.Module):  # shares a name with Tiny, not the shapes
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3)
+            self.fc = nn.Linear(8, 2)
+    save_checkpoint({'state_dict': Other().state_dict()}, tmp_path / 'other.pth')
+    for kwargs in (dict(), dict(skip_mismatched=True)):
+        with pytest.raises(CheckpointError, match=r'other\.pth: checkpoint does not fit this Tiny: only 0 of its '
+                                                  r'8 tensors .*conv\.weight: checkpoint \(8, 3, 3, 3\)'):
+            load_checkpoint(Tiny(), tmp_path / 'other.pth', **kwargs)
+    save_checkpoint({'state_dict': {'fc.weight': torch.zeros(2, 8)}}, tmp_path / 'disjoint.pth')
+    with pytest.raises(CheckpointError, match=r'disjoint\.pth: checkpoint is for another model: none of its 1'):
+        load_checkpoint(Tiny(), tmp_path / 'disjoint.pth')
+    fine_tune = Tiny(num_classes=5).state_dict()  # another classifier only: skipped with a warning
+    save_checkpoint({'state_dict': fine_tune}, tmp_path / 'five.pth')
+    load_checkpoint(Tiny(), tmp_path / 'five.pth', skip_mismatched=True)
