@@ -1,7 +1,4 @@
 """``train_segmentor`` (mmseg 0.x): data loaders, device placement / DDP, optimizer, runner, hooks, resume."""
-import glob
-import os.path as osp
-import re
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -12,7 +9,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..engine.hooks import DistEvalHook, EvalHook
 from ..datasets import build_dataloader, build_dataset, loader_args
 from ..engine.amp import build_mixed_precision
-from ..checkpoint import load_checkpoint
+from ..checkpoint import find_latest_checkpoint, load_checkpoint
 from ..utils.dist import get_device
 from ..engine.optimizer import build_optimizer
 from ..engine.rng import init_random_seed, set_random_seed
@@ -24,19 +21,6 @@ from ..version import __version__
 __all__ = ['train_segmentor', 'init_random_seed', 'set_random_seed', 'find_latest_checkpoint']
 
 _FP16_HOOK_KEYS = ('loss_scale', 'distributed', 'coalesce', 'bucket_size_mb')
-
-
-def find_latest_checkpoint(path: str, suffix: str = 'pth') -> Optional[str]:
-    """``latest.pth`` in ``path``, else the ``iter_N`` / ``epoch_N`` checkpoint with the largest N, else None."""
-    latest = osp.join(path, f'latest.{suffix}')
-    if osp.isfile(latest):
-        return latest
-    best: Tuple[int, Optional[str]] = (-1, None)
-    for ckpt in glob.glob(osp.join(path, f'*.{suffix}')):
-        match = re.fullmatch(rf'(?:iter|epoch)_(\d+)\.{suffix}', osp.basename(ckpt))
-        if match and int(match.group(1)) > best[0]:
-            best = (int(match.group(1)), ckpt)
-    return best[1]
 
 
 def _loader_cfgs(cfg: Any, distributed: bool) -> Tuple[Dict[str, Any], Dict[str, Any]]:
@@ -155,7 +139,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
 def _resume_or_load(runner: Any, cfg: Any, logger: Any) -> None:
     resume_from = cfg.get('resume_from')
     if resume_from is None and cfg.get('auto_resume'):
-        resume_from = find_latest_checkpoint(cfg.work_dir)
+        resume_from = find_latest_checkpoint(cfg.work_dir, logger=logger)
         if resume_from is None:
             logger.info(f'auto_resume: no checkpoint in {cfg.work_dir}; starting from scratch')
     if resume_from:
