@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..engine.hooks import DistEvalHook, EvalHook
+from ..engine.hooks import DistEvalHook, EvalHook, SignalHook
 from ..datasets import build_dataloader, build_dataset, loader_args
 from ..engine.amp import build_mixed_precision
 from ..checkpoint import find_latest_checkpoint, load_checkpoint
@@ -71,6 +71,8 @@ def _split_optimizer_config(cfg: Any) -> Tuple[dict, Optional[dict]]:
         for key in _FP16_HOOK_KEYS:
             opt_cfg.pop(key, None)
     opt_cfg['type'] = runner_hook
+    if cfg.get('nan_policy') is not None:
+        opt_cfg['nan_policy'] = cfg.nan_policy
     return opt_cfg, fp16
 
 
@@ -132,8 +134,25 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
         eval_cfg['by_epoch'] = runner.max_epochs is not None
         hook_cls = DistEvalHook if distributed else EvalHook
         runner.register_hook(hook_cls(val_loader, **eval_cfg), priority='LOW')
+    signal_hook = _signal_hook(cfg)
+    runner.register_hook(signal_hook, priority='BELOW_NORMAL')  # after the step and the periodic checkpoint
     _resume_or_load(runner, cfg, logger)
-    runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
+    with signal_hook.installed():
+        runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
+
+
+def _signal_hook(cfg: Any) -> SignalHook:
+    """The :class:`SignalHook` of ``signal_config`` (default: stop cleanly on SIGTERM, SIGINT and SIGUSR1)."""
+    signal_cfg = cfg.get('signal_config')
+    if signal_cfg is None:
+        signal_cfg = {}
+    if not isinstance(signal_cfg, dict):
+        raise ConfigError(f"signal_config must be a dict such as dict(signals=['SIGTERM'], requeue=True), "
+                          f'got {signal_cfg!r}')
+    try:
+        return SignalHook(**signal_cfg)
+    except TypeError as err:
+        raise ConfigError(f'signal_config: {err}') from err
 
 
 def _resume_or_load(runner: Any, cfg: Any, logger: Any) -> None:

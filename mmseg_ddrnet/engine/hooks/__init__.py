@@ -7,8 +7,9 @@ from .logger import LoggerHook, TextLoggerHook
 from .lr_updater import LrUpdaterHook
 from .memory import EmptyCacheHook
 from .optimizer import GradientCumulativeOptimizerHook, OptimizerHook
+from .signals import SignalHook
 from .tensorboard import TensorboardLoggerHook
 
 __all__ = ['Hook', 'Priority', 'get_priority', 'CheckpointHook', 'EvalHook', 'DistEvalHook', 'IterTimerHook',
            'LoggerHook', 'TextLoggerHook', 'TensorboardLoggerHook', 'LrUpdaterHook', 'OptimizerHook',
-           'GradientCumulativeOptimizerHook', 'EmptyCacheHook']
+           'GradientCumulativeOptimizerHook', 'EmptyCacheHook', 'SignalHook']

@@ -1,8 +1,9 @@
 """Saves ``iter_N.pth`` / ``epoch_N.pth`` and ``latest.pth`` periodically, keeping at most ``max_keep_ckpts``."""
 import os
 import os.path as osp
-from typing import Optional
+from typing import List, Optional
 
+from ...checkpoint import LATEST
 from ...registry import HOOKS
 from .hook import Hook
 
@@ -58,7 +59,29 @@ class CheckpointHook(Hook):
             return
         if self.max_keep_ckpts > 0 and self.interval > 0:
             oldest_kept = step - (self.max_keep_ckpts - 1) * self.interval
-            for old in range(oldest_kept - self.interval, 0, -self.interval):
-                path = osp.join(self.out_dir, filename_tmpl.format(old))
-                if osp.exists(path):
-                    os.remove(path)
+            olds = [osp.join(self.out_dir, filename_tmpl.format(old))
+                    for old in range(oldest_kept - self.interval, 0, -self.interval)]
+            remove_unreferenced(olds, self.out_dir, runner.logger)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return osp.samefile(a, b)
+    except OSError:
+        return False
+
+
+def remove_unreferenced(paths: List[str], folder: str, logger=None) -> None:
+    """Remove the existing ``paths``, except a file that ``latest.pth`` or a ``best_*.pth`` in ``folder`` is
+    (a hard link, or a symlink pointing at it): those are kept, with a log line."""
+    refs = [osp.join(folder, name) for name in os.listdir(folder)
+            if name == LATEST or (name.startswith('best_') and name.endswith('.pth'))]
+    for path in paths:
+        if not osp.exists(path):
+            continue
+        keeper = next((ref for ref in refs if osp.abspath(ref) != osp.abspath(path) and _same_file(ref, path)), None)
+        if keeper is not None:
+            if logger is not None:
+                logger.info(f'max_keep_ckpts: keeping {path}: {keeper} points to it')
+            continue
+        os.remove(path)
