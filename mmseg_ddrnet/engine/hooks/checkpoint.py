@@ -1,6 +1,7 @@
 """Saves ``iter_N.pth`` / ``epoch_N.pth`` and ``latest.pth`` periodically, keeping at most ``max_keep_ckpts``."""
 import os
 import os.path as osp
+import re
 from typing import List, Optional
 
 from ...checkpoint import LATEST
@@ -37,6 +38,7 @@ class CheckpointHook(Hook):
         self.out_dir = self.out_dir or runner.work_dir
         if runner.rank == 0:
             runner.logger.info(f'Checkpoints will be saved to {self.out_dir}')
+            remove_stale_temp_files(self.out_dir, runner.logger)
 
     def after_train_iter(self, runner) -> None:
         if self.by_epoch:
@@ -62,6 +64,17 @@ class CheckpointHook(Hook):
             olds = [osp.join(self.out_dir, filename_tmpl.format(old))
                     for old in range(oldest_kept - self.interval, 0, -self.interval)]
             remove_unreferenced(olds, self.out_dir, runner.logger)
+
+
+def remove_stale_temp_files(folder: str, logger=None) -> None:
+    """Remove the temporary checkpoint files a killed run left (``.iter_N.pth.*.tmp``, ``latest.pth.*.tmp``)."""
+    if not osp.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        if name.endswith('.tmp') and (re.fullmatch(r'\..+\.pth\.\w+\.tmp', name) or name.startswith(LATEST + '.')):
+            os.remove(osp.join(folder, name))
+            if logger is not None:
+                logger.info(f'removed {osp.join(folder, name)}, left by an interrupted checkpoint write')
 
 
 def _same_file(a: str, b: str) -> bool:
