@@ -196,6 +196,7 @@ def test_kill_9_at_five_random_moments_then_auto_resume_is_bit_identical(tmp_pat
     _assert_same_state(tmp_path / 'ref' / 'iter_20.pth', work_dir / 'iter_20.pth')
 
 
+@pytest.mark.slow
 def test_tools_test_killed_while_writing_leaves_no_partial_result(tmp_path, data_root):
     from mmseg_ddrnet.checkpoint import get_state_dict, save_checkpoint
     model = toy.ToySegmentor()
