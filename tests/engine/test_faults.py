@@ -176,3 +176,34 @@ def test_fp16_scaler_skips_count_as_bad_steps():
     model.weight.grad = torch.ones_like(model.weight)
     hook.step(runner)
     assert hook.nan_policy.consecutive == 0
+
+
+def test_work_dir_made_unwritable_during_training_stops_with_the_errno(tmp_path, toy_data, monkeypatch):
+    import tempfile
+    from mmseg_ddrnet.utils import io as io_module
+    real_mkstemp, calls = tempfile.mkstemp, []
+
+    def mkstemp(*args, **kwargs):
+        calls.append(kwargs.get('prefix'))
+        if len([c for c in calls if c.startswith('.iter_')]) >= 2:
+            raise PermissionError(errno.EACCES, 'Permission denied', kwargs.get('dir'))
+        return real_mkstemp(*args, **kwargs)
+    monkeypatch.setattr(io_module.tempfile, 'mkstemp', mkstemp)
+    with pytest.raises(CheckpointError, match=r'cannot write checkpoint .*iter_4\.pth: \[Errno 13\] Permission denied '
+                                              r'\(EACCES\)'):
+        train(tmp_path, toy_data, validate=False, max_iters=6)
+    assert torch.load(tmp_path / 'wd' / 'latest.pth', weights_only=True)['meta']['iter'] == 2
+
+
+def test_check_writable_dir_names_the_folder_and_errno(tmp_path, monkeypatch):
+    import tempfile
+    from mmseg_ddrnet.utils.io import check_writable_dir
+    check_writable_dir(tmp_path / 'new' / 'dir')  # created
+    assert (tmp_path / 'new' / 'dir').is_dir()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, 'Read-only file system')
+    monkeypatch.setattr(tempfile, 'TemporaryFile', read_only)
+    with pytest.raises(ConfigError, match=r'work dir .*ro is not writable: \[Errno 30\] Read-only file system '
+                                          r'\(EROFS\)'):
+        check_writable_dir(tmp_path / 'ro')
