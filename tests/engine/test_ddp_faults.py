@@ -44,3 +44,18 @@ def test_nan_on_one_rank_stops_or_skips_on_every_rank_together(tmp_path, toy_dat
     rank1 = torch.load(tmp_path / 'skip' / 'final_rank1.pth', weights_only=True)
     for key, value in rank0.items():
         assert torch.isfinite(value.float()).all() and torch.equal(value, rank1[key]), key
+
+
+@pytest.mark.slow
+def test_sigterm_on_one_rank_stops_every_rank_after_the_same_iteration_with_one_checkpoint(tmp_path, toy_data):
+    cfg = toy.toy_config_file(str(tmp_path / 'sig.py'), toy_data, max_iters=6, custom_hooks=[
+        dict(type='SignalSelfHook', at_iter=3, signals=['SIGTERM'], ranks=[1])])
+    result = _train_dist(tmp_path, cfg, tmp_path / 'w')
+    assert result.returncode != 0 and 'exitcode  : 143' in result.stderr, result.stderr[-3000:]
+    [line] = [line for line in result.stdout.splitlines() if 'resume with:' in line]  # rank 0 only
+    ckpt = str(tmp_path / 'w' / 'iter_3.pth')
+    assert f'SIGTERM: stopped after iteration 3; checkpoint saved to {ckpt}; resume with: torchrun ' \
+           '--nproc_per_node=2 ' in line and line.endswith(f'--launcher pytorch --work-dir {tmp_path / "w"} --seed 0 '
+                                                           f'--deterministic --no-validate --resume-from {ckpt}')
+    assert torch.load(ckpt, weights_only=True)['meta']['iter'] == 3
+    assert len(torch.load(ckpt, weights_only=True)['rng']) == 2  # both ranks took part in the save

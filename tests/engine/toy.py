@@ -71,14 +71,16 @@ class SigkillHook(Hook):
 
 @HOOKS.register_module(force=True)
 class SignalSelfHook(Hook):
-    """Sends each of ``signals`` (names) to its own process before iteration ``at_iter`` (1-based)."""
+    """Sends each of ``signals`` (names) to its own process before iteration ``at_iter`` (1-based), on ``ranks``
+    (None: every rank)."""
 
-    def __init__(self, at_iter: int, signals=('SIGTERM',)):
+    def __init__(self, at_iter: int, signals=('SIGTERM',), ranks=None):
         self.at_iter = at_iter
         self.signals = list(signals)
+        self.ranks = None if ranks is None else set(ranks)
 
     def before_train_iter(self, runner) -> None:
-        if runner.iter + 1 == self.at_iter:
+        if runner.iter + 1 == self.at_iter and (self.ranks is None or runner.rank in self.ranks):
             for name in self.signals:
                 os.kill(os.getpid(), getattr(signal, name))
 
