@@ -36,6 +36,7 @@ def test_nan_on_one_rank_stops_or_skips_on_every_rank_together(tmp_path, toy_dat
 
     skip_cfg = toy.toy_config_file(str(tmp_path / 'skip.py'), toy_data, max_iters=4,
                                    nan_policy=dict(action='skip', max_consecutive=2),
+                                   find_unused_parameters=True,  # DDP's strictest reducer: a backward must follow
                                    custom_hooks=[nan_on_rank1, dict(type='DumpWeightsHook')])
     skipped = _train_dist(tmp_path, skip_cfg, tmp_path / 'skip')
     assert skipped.returncode == 0, skipped.stderr[-3000:]

@@ -143,6 +143,7 @@ def test_unwritable_work_dir_is_refused_before_training(tmp_path, data_root):
     assert 'Iter [' not in result.stdout
 
 
+@pytest.mark.slow
 def test_file_size_limit_while_saving_keeps_the_previous_checkpoint(tmp_path, data_root):
     """RLIMIT_FSIZE below a checkpoint's size (the config and logs fit): a real EFBIG from the kernel."""
     work_dir = tmp_path / 'w'

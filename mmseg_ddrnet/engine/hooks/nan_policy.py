@@ -3,8 +3,9 @@
 ``nan_policy=dict(action='stop')`` (the default) stops training at the first non-finite loss term or gradient,
 before the optimizer step, naming the iteration and the loss terms: the weights (and so every checkpoint) keep
 the last finite values. ``action='skip'`` drops the step (no backward, no update) instead, up to
-``max_consecutive`` bad iterations in a row. Under DDP the ranks decide together (one scalar ``all_reduce``
-before the backward pass), so a step is dropped on every rank or none. With fp16 on CUDA the ``GradScaler``
+``max_consecutive`` bad iterations in a row (the backward pass still runs, as DDP expects, and its gradients
+are discarded). Under DDP the ranks decide together (one scalar ``all_reduce`` before the backward pass), so a
+step is dropped on every rank or none. With fp16 on CUDA the ``GradScaler``
 skips steps with inf/NaN gradients itself while it lowers the scale; those skips count as bad iterations and,
 beyond ``max_consecutive`` in a row, stop training under either action.
 """
@@ -70,7 +71,7 @@ class NanPolicy:
 
     def grads_ok(self, runner) -> bool:
         """After the backward pass (full precision): whether every gradient is finite (identical on all ranks
-        after DDP's all-reduce); handles a bad one."""
+        after DDP's all-reduce); handles a bad one (the caller drops the step and the gradients)."""
         grads = [p.grad for group in runner.optimizer.param_groups for p in group['params'] if p.grad is not None]
         if not grads or bool(torch.isfinite(get_total_norm(grads)).all()):
             return True
@@ -94,7 +95,6 @@ class NanPolicy:
                 f'iteration {runner.iter + 1}: {what}; training stopped before the optimizer step (the weights and '
                 f'checkpoints hold iteration {runner.iter}); {_ADVICE}')
         self._count(runner, what)
-        runner.optimizer.zero_grad(set_to_none=True)
 
     def _count(self, runner, what: str) -> None:
         self.consecutive += 1

@@ -39,10 +39,12 @@ class OptimizerHook(Hook):
 
     def after_train_iter(self, runner) -> None:
         runner.optimizer.zero_grad(set_to_none=True)
-        if not self.nan_policy.loss_ok(runner):
-            return
-        self.backward(runner, runner.outputs['loss'])
-        self.step(runner)
+        loss_ok = self.nan_policy.loss_ok(runner)  # raises under action='stop'
+        self.backward(runner, runner.outputs['loss'])  # even when skipping: DDP's reducer expects a backward
+        if loss_ok:
+            self.step(runner)
+        else:
+            runner.optimizer.zero_grad(set_to_none=True)
 
     def backward(self, runner, loss: torch.Tensor) -> None:
         """Backward of ``loss`` (scaled under fp16 on CUDA), adding to the parameters' gradients."""
@@ -55,6 +57,7 @@ class OptimizerHook(Hook):
         gradient is non-finite (then :attr:`nan_policy` stops training or drops the step)."""
         scaler = runner.amp.scaler
         if scaler is None and not self.nan_policy.grads_ok(runner):
+            runner.optimizer.zero_grad(set_to_none=True)
             return
         scale = scaler.get_scale() if scaler is not None else None
         if self.grad_clip is not None:
@@ -124,8 +127,10 @@ class GradientCumulativeOptimizerHook(OptimizerHook):
     def after_train_iter(self, runner) -> None:
         if not self.initialized:
             self._init(runner)
-        if self.nan_policy.loss_ok(runner):
-            self.backward(runner, runner.outputs['loss'] / self.loss_factor(runner))
+        loss_ok = self.nan_policy.loss_ok(runner)
+        self.backward(runner, runner.outputs['loss'] / self.loss_factor(runner))
+        if not loss_ok:  # the accumulated gradients are spoilt: the group starts again
+            runner.optimizer.zero_grad(set_to_none=True)
         if self.every_n_iters(runner, self.cumulative_iters) or self.is_last_iter(runner):
             self.step(runner)
             runner.optimizer.zero_grad(set_to_none=True)
