@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import cv2
 import pytest
 import torch
 
@@ -117,13 +118,16 @@ def test_external_sigusr1_under_slurm_saves_and_requeues(tmp_path, data_root):
     scontrol.chmod(scontrol.stat().st_mode | stat.S_IEXEC)
     config = _config(tmp_path, data_root, max_iters=100000, signal_config=dict(signals=['SIGUSR1']),
                      checkpoint_config=dict(by_epoch=False, interval=2))
+    with open(config, 'a') as f:  # a data loader worker: it gets the signal too, and must leave it to the main
+        f.write("data['workers_per_gpu'] = 1\n")
     proc = subprocess.Popen([sys.executable, TRAIN, config, '--work-dir', str(tmp_path / 'w'), '--no-validate',
                              '--requeue', *FLAGS], env=_env(SLURM_JOB_ID='4242', PATH=f'{bin_dir}:{os.environ["PATH"]}'),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     _wait_for(tmp_path / 'w' / 'iter_2.pth', proc)
-    proc.send_signal(signal.SIGUSR1)
+    os.killpg(proc.pid, signal.SIGUSR1)  # to every process of the job, as SLURM signals a job step
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGUSR1, err[-2000:]
+    assert err.count('SIGUSR1 received') == 1  # the main process only
     [line] = [line for line in out.splitlines() if 'SIGUSR1: stopped after iteration' in line]
     step = int(line.split('stopped after iteration ')[1].split(';')[0])
     assert torch.load(tmp_path / 'w' / 'latest.pth', weights_only=True)['meta']['iter'] == step >= 2
@@ -197,7 +201,6 @@ def test_kill_9_at_five_random_moments_then_auto_resume_is_bit_identical(tmp_pat
     _assert_same_state(tmp_path / 'ref' / 'iter_20.pth', work_dir / 'iter_20.pth')
 
 
-@pytest.mark.slow
 def test_tools_test_killed_while_writing_leaves_no_partial_result(tmp_path, data_root):
     from mmseg_ddrnet.checkpoint import get_state_dict, save_checkpoint
     model = toy.ToySegmentor()
@@ -217,6 +220,6 @@ def test_tools_test_killed_while_writing_leaves_no_partial_result(tmp_path, data
     assert sorted(f for f in os.listdir(show_dir) if not f.startswith('.')) == ['000.png', '001.png', '002.png',
                                                                                  '003.png']
     assert [f for f in os.listdir(show_dir) if f.startswith('.')][0].startswith('.001.png.')
-    done = _run(*args, tool=TEST)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert out.exists() and [f for f in os.listdir(tmp_path / 'w') if f.endswith('.json')]
+    for name in os.listdir(show_dir):  # every image there is whole
+        if not name.startswith('.'):
+            assert cv2.imread(str(show_dir / name)).shape == (16, 16, 3), name
