@@ -14,7 +14,7 @@ from ..checkpoint import (LATEST, extract_state_dict, get_state_dict, link_check
 from ..models import run_train_step
 from ..registry import HOOKS, build_from_cfg
 from ..utils import CheckpointError, ConfigError, NumericalError, get_root_logger
-from ..utils.dist import get_device, get_dist_info, is_distributed, to_device, unwrap_model
+from ..utils.dist import get_device, get_dist_info, in_process_group, is_distributed, to_device, unwrap_model
 from .amp import MixedPrecision
 from .hooks import Hook, get_priority
 from .log_buffer import LogBuffer
@@ -196,7 +196,7 @@ class BaseRunner:
 
     def _agree_on_save(self, error: Optional[str], path: str) -> None:
         """Raise the writer's :class:`CheckpointError` on every rank (so none waits for the others forever)."""
-        if is_distributed():
+        if in_process_group():
             messages: List[Optional[str]] = [error]
             dist.broadcast_object_list(messages, src=0)
             error = messages[0]

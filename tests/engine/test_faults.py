@@ -207,3 +207,45 @@ def test_check_writable_dir_names_the_folder_and_errno(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r'work dir .*ro is not writable: \[Errno 30\] Read-only file system '
                                           r'\(EROFS\)'):
         check_writable_dir(tmp_path / 'ro')
+
+
+def test_signal_in_process_saves_exits_with_143_and_restores_the_handlers(tmp_path, toy_data):
+    import signal
+    before = signal.getsignal(signal.SIGTERM)
+    with _log_records() as log, pytest.raises(SystemExit) as info:
+        train(tmp_path, toy_data, validate=False, max_iters=6,
+              custom_hooks=[dict(type='SignalSelfHook', at_iter=4, signals=['SIGTERM'])])
+    assert info.value.code == 143
+    work_dir = tmp_path / 'wd'
+    # iteration 4 finished and its periodic checkpoint was reused: no second save of the same file
+    assert sorted(f for f in os.listdir(work_dir) if f.endswith('.pth')) == ['iter_2.pth', 'iter_4.pth', 'latest.pth']
+    assert f'SIGTERM: stopped after iteration 4; checkpoint saved to {work_dir / "iter_4.pth"}; resume with: ' in log
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_faults_under_a_process_group_take_the_collective_paths(tmp_path, toy_data, gloo_group, monkeypatch):
+    """With a (one-rank gloo) process group the stop flag, the NaN decision and a failed save go through
+    all_reduce / broadcast, as in DDP."""
+    import torch.distributed as dist
+    calls = []
+    for name in ('all_reduce', 'broadcast_object_list'):
+        real = getattr(dist, name)
+        monkeypatch.setattr(dist, name, lambda *a, _real=real, _name=name, **k: (
+            calls.append(_name if k.get('op') != dist.ReduceOp.MAX else 'max'), _real(*a, **k))[1])
+    with pytest.raises(SystemExit) as info:
+        train(tmp_path / 'sig', toy_data, validate=False, max_iters=6,
+              custom_hooks=[dict(type='SignalSelfHook', at_iter=3, signals=['SIGUSR1'])])
+    assert info.value.code == 128 + 10 and torch.load(tmp_path / 'sig' / 'wd' / 'latest.pth',
+                                                      weights_only=True)['meta']['iter'] == 3
+    # per iteration: the NaN decision and the stop flag (MAX); per save: the writer's outcome
+    assert calls.count('max') == 2 * 3 and calls.count('broadcast_object_list') == 2  # saves at 2 and 3
+    calls.clear()
+    with pytest.raises(NumericalError, match='iteration 3: non-finite loss'):
+        train(tmp_path / 'nan', toy_data, validate=False, max_iters=6, custom_hooks=NAN_AT_3)
+    assert calls.count('max') == 3 + 2  # NaN decisions at 1-3, stop flags at 1-2
+
+    def full_disk(obj, f, *args, **kwargs):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(ckpt_io.torch, 'save', full_disk)
+    with pytest.raises(CheckpointError, match=r'iter_2\.pth: \[Errno 28\]'):
+        train(tmp_path / 'disk', toy_data, validate=False, max_iters=6)

@@ -17,7 +17,7 @@ import torch.distributed as dist
 from torch.nn.utils import get_total_norm
 
 from ...utils import ConfigError, NumericalError
-from ...utils.dist import is_distributed
+from ...utils.dist import in_process_group
 
 ACTIONS = ('stop', 'skip')
 _ADVICE = ('lower the learning rate, check the data and the loss weights, or set '
@@ -58,7 +58,7 @@ class NanPolicy:
         """Before the backward pass: whether every rank's loss is finite; handles a bad one (raise or count)."""
         terms = _bad_terms(runner.outputs)
         bad = bool(terms) or not bool(torch.isfinite(runner.outputs['loss'].detach()).all())
-        if is_distributed():
+        if in_process_group():
             flag = torch.tensor([float(bad)], device=runner.outputs['loss'].device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             bad = bool(flag.item())

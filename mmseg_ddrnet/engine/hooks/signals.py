@@ -22,7 +22,7 @@ import torch.distributed as dist
 
 from ...registry import HOOKS
 from ...utils import ConfigError
-from ...utils.dist import is_distributed
+from ...utils.dist import in_process_group
 from .hook import Hook
 
 DEFAULT_SIGNALS = ('SIGTERM', 'SIGINT', 'SIGUSR1')
@@ -108,7 +108,7 @@ class SignalHook(Hook):
     def _agreed_signal(self, runner) -> int:
         """The signal any rank received (0: none); one ``all_reduce`` of a scalar when distributed."""
         received = self.received or 0
-        if is_distributed():
+        if in_process_group():
             flag = torch.tensor([received], dtype=torch.int64, device=runner.device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             received = int(flag.item())
