@@ -70,26 +70,6 @@ def _config(tmp_path, data_root, name='cfg.py', **overrides) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- signals
-@pytest.mark.slow
-def test_sigterm_saves_a_checkpoint_prints_the_resume_command_and_resuming_is_bit_identical(tmp_path, data_root):
-    config = _config(tmp_path, data_root, max_iters=6)
-    stopped_cfg = _config(tmp_path, data_root, 'stopped.py', max_iters=6,
-                          custom_hooks=[dict(type='SignalSelfHook', at_iter=3, signals=['SIGTERM'])])
-    assert _run(config, '--work-dir', str(tmp_path / 'a'), '--no-validate', *FLAGS).returncode == 0
-    stopped = _run(stopped_cfg, '--work-dir', str(tmp_path / 'b'), '--no-validate', *FLAGS)
-    assert stopped.returncode == 143, stopped.stderr[-2000:]  # 128 + SIGTERM
-    ckpt = str(tmp_path / 'b' / 'iter_3.pth')  # iteration 3 was finished, then saved
-    [line] = [line for line in stopped.stdout.splitlines() if 'resume with:' in line]
-    assert f'SIGTERM: stopped after iteration 3; checkpoint saved to {ckpt}; resume with: ' in line
-    assert _pth(tmp_path / 'b') == ['iter_2.pth', 'iter_3.pth', 'latest.pth'] and not _temp_files(tmp_path / 'b')
-    command = shlex.split(line.split('resume with: ', 1)[1])
-    assert command[-2:] == ['--resume-from', ckpt]
-    resumed = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f'resumed from {ckpt}: epoch 0, iter 3' in resumed.stdout
-    _assert_same_state(tmp_path / 'a' / 'iter_6.pth', tmp_path / 'b' / 'iter_6.pth')
-
-
 def test_second_sigint_exits_at_once_leaving_complete_files(tmp_path, data_root):
     config = _config(tmp_path, data_root, max_iters=6,
                      custom_hooks=[dict(type='SignalSelfHook', at_iter=3, signals=['SIGINT', 'SIGINT'])])
@@ -178,9 +158,10 @@ CRASH_POINTS = [  # (MMSEG_DDRNET_CRASH_AT, what it interrupts); each run makes 
 
 
 @pytest.mark.slow
-def test_kill_9_at_five_random_moments_then_auto_resume_is_bit_identical(tmp_path, data_root):
+def test_kill_9_at_five_random_moments_and_sigterm_then_resume_is_bit_identical(tmp_path, data_root):
     """One run killed five times (a checkpoint write, validation and three random moments), auto-resumed each
-    time, ends with exactly the state of an uninterrupted run."""
+    time, then stopped by SIGTERM and resumed with the command it printed, ends with exactly the state of an
+    uninterrupted run."""
     config = _config(tmp_path, data_root, max_iters=20, evaluation=dict(interval=4, metric='mIoU', pre_eval=True))
     reference = _run(config, '--work-dir', str(tmp_path / 'ref'), *FLAGS)
     assert reference.returncode == 0, reference.stderr[-2000:]
@@ -195,9 +176,24 @@ def test_kill_9_at_five_random_moments_then_auto_resume_is_bit_identical(tmp_pat
         assert crashed.returncode == -signal.SIGKILL, (spec, what, crashed.stderr[-2000:])
         for name in _pth(work_dir):  # whatever the moment, every checkpoint is complete
             torch.load(work_dir / name, weights_only=True)
-    final = _run(config, '--work-dir', str(work_dir), '--auto-resume', *FLAGS)
-    assert final.returncode == 0, final.stderr[-2000:]
+    # SIGTERM in the middle of an interval: the iteration finishes, the stop writes its own checkpoint
+    done = torch.load(work_dir / 'latest.pth', weights_only=True)['meta']['iter']
+    stop_at = done + 3
+    stopped_cfg = _config(tmp_path, data_root, 'stopped.py', max_iters=20,
+                          evaluation=dict(interval=4, metric='mIoU', pre_eval=True),
+                          custom_hooks=[dict(type='SignalSelfHook', at_iter=stop_at, signals=['SIGTERM'])])
+    stopped = _run(stopped_cfg, '--work-dir', str(work_dir), '--auto-resume', *FLAGS)
+    assert stopped.returncode == 143, stopped.stderr[-2000:]  # 128 + SIGTERM
+    ckpt = str(work_dir / f'iter_{stop_at}.pth')
+    [line] = [line for line in stopped.stdout.splitlines() if 'resume with:' in line]
+    assert f'SIGTERM: stopped after iteration {stop_at}; checkpoint saved to {ckpt}; resume with: ' in line
+    assert torch.load(work_dir / 'latest.pth', weights_only=True)['meta']['iter'] == stop_at
     assert not _temp_files(work_dir)  # the temporary files of the killed writes were cleaned up at start
+    command = shlex.split(line.split('resume with: ', 1)[1])
+    assert command[-2:] == ['--resume-from', ckpt] and '--auto-resume' not in command
+    final = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert f'resumed from {ckpt}: epoch {stop_at // 4}, iter {stop_at}' in final.stdout
     _assert_same_state(tmp_path / 'ref' / 'iter_20.pth', work_dir / 'iter_20.pth')
 
 
