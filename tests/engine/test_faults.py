@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import toy
-from mmseg_ddrnet.checkpoint import find_latest_checkpoint, save_checkpoint
+from mmseg_ddrnet.checkpoint import find_latest_checkpoint
 from mmseg_ddrnet.checkpoint import io as ckpt_io
 from mmseg_ddrnet.engine.hooks import OptimizerHook
 from mmseg_ddrnet.engine.hooks.nan_policy import NanPolicy
