@@ -77,8 +77,6 @@ def _split_optimizer_config(cfg: Any) -> Tuple[dict, Optional[dict]]:
 
 
 def _check_unsupported(cfg: Any) -> None:
-    if cfg.get('momentum_config') is not None:
-        raise ConfigError('momentum_config (cyclic momentum) is not supported; remove it from the config')
     if cfg.get('optimizer') is None:
         raise ConfigError("the config has no optimizer (e.g. optimizer=dict(type='SGD', lr=0.01, momentum=0.9))")
 
@@ -126,7 +124,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
     if timestamp is not None:
         runner.timestamp = timestamp
     runner.register_training_hooks(cfg.get('lr_config'), opt_cfg, ckpt_cfg, cfg.get('log_config'),
-                                   cfg.get('custom_hooks'))
+                                   cfg.get('momentum_config'))
     if validate:
         val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
         val_loader = build_dataloader(val_dataset, **val_loader_cfg)
@@ -134,6 +132,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
         eval_cfg['by_epoch'] = runner.max_epochs is not None
         hook_cls = DistEvalHook if distributed else EvalHook
         runner.register_hook(hook_cls(val_loader, **eval_cfg), priority='LOW')
+    runner.register_custom_hooks(cfg.get('custom_hooks'))  # after the eval hook, as mmseg 0.x
     signal_hook = _signal_hook(cfg)
     runner.register_hook(signal_hook, priority='BELOW_NORMAL')  # after the step and the periodic checkpoint
     _resume_or_load(runner, cfg, logger)
