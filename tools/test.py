@@ -30,6 +30,7 @@ from mmseg_ddrnet.utils.dist import LAUNCHERS, get_dist_info, init_dist  # noqa:
 from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
+from mmseg_ddrnet.utils.io import atomic_write  # noqa: E402
 
 METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -213,14 +214,13 @@ def report(args: argparse.Namespace, cfg: Config, dataset: Any, results: List[An
     """On rank 0: write ``--out``, evaluate ``--eval`` and dump the metrics JSON."""
     if args.out:
         print_log(f'writing results to {args.out}')
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'wb') as f:
+        with atomic_write(args.out, 'wb') as f:  # Ctrl-C or a crash leaves no half-written file
             pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
     if not args.eval:
         return
     metric = dataset.evaluate(results, metric=args.eval, **eval_kwargs)
     json_file = _metrics_json_path(args, cfg)
-    with open(json_file, 'w') as f:
+    with atomic_write(json_file, 'w') as f:
         json.dump(_to_json(dict(config=args.config, metric=metric)), f, indent=4)
     print_log(f'metrics written to {json_file}')
     if format_dir is not None and 'cityscapes' in args.eval and 'imgfile_prefix' not in (args.eval_options or {}):
