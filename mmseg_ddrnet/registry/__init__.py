@@ -2,7 +2,8 @@
 
 ``BACKBONES``, ``HEADS``, ``LOSSES`` and ``SEGMENTORS`` are the same object as ``MODELS``,
 as in mmseg 0.x, so a module registered in one is found from any of them. ``PIXEL_SAMPLERS``
-holds the decode heads' pixel samplers (``decode_head.sampler``), as mmseg 0.x's.
+holds the decode heads' pixel samplers (``decode_head.sampler``), as mmseg 0.x's; ``INITIALIZERS``
+the weight initializers of ``init_cfg`` (mmcv's ``Constant``, ``Kaiming``, ``Pretrained``, ...).
 """
 from .registry import Registry, build_from_cfg
 
@@ -13,10 +14,11 @@ HEADS = MODELS
 LOSSES = MODELS
 SEGMENTORS = MODELS
 PIXEL_SAMPLERS = Registry('pixel sampler')
+INITIALIZERS = Registry('initializer')
 
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')
 HOOKS = Registry('hook')
 
 __all__ = ['Registry', 'build_from_cfg', 'MODELS', 'BACKBONES', 'NECKS', 'HEADS', 'LOSSES',
-           'SEGMENTORS', 'PIXEL_SAMPLERS', 'DATASETS', 'PIPELINES', 'HOOKS']
+           'SEGMENTORS', 'PIXEL_SAMPLERS', 'INITIALIZERS', 'DATASETS', 'PIPELINES', 'HOOKS']

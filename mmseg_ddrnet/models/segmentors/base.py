@@ -11,6 +11,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from ...utils import DataError
+from ..utils import BaseModule
 
 Losses = Dict[str, Union[torch.Tensor, Sequence[torch.Tensor]]]
 
@@ -54,7 +55,7 @@ def _reduce_log_vars(log_vars: 'OrderedDict[str, torch.Tensor]') -> 'OrderedDict
     return out
 
 
-class BaseSegmentor(nn.Module, metaclass=ABCMeta):
+class BaseSegmentor(BaseModule, metaclass=ABCMeta):
     """``forward`` dispatches to ``forward_train`` or ``forward_test``; ``train_step``/``val_step`` for runners.
 
     ``CLASSES`` and ``PALETTE`` are set by the tools from the dataset or a checkpoint's meta.
@@ -62,6 +63,9 @@ class BaseSegmentor(nn.Module, metaclass=ABCMeta):
 
     CLASSES: Optional[Sequence[str]] = None
     PALETTE: Optional[Sequence[Sequence[int]]] = None
+
+    def __init__(self, init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(init_cfg)
 
     @property
     def with_neck(self) -> bool:

@@ -1,10 +1,12 @@
 """Conv + norm + activation bundles (mmcv 1.x ``ConvModule`` layout and state-dict names)."""
+import inspect
 from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 
 from ...utils import ConfigError
+from ...utils.checks import type_error
 from .norm import build_norm_layer
 
 _ACTIVATIONS = {
@@ -29,12 +31,30 @@ def build_activation_layer(cfg: dict) -> nn.Module:
         raise ConfigError(f'act_cfg must be a dict with a "type" key, got {cfg!r}')
     args = dict(cfg)
     act_type = args.pop('type')
-    if act_type not in _ACTIVATIONS:
+    if not isinstance(act_type, str) or act_type not in _ACTIVATIONS:
         raise ConfigError(f'act_cfg type {act_type!r} is not supported (use one of {sorted(_ACTIVATIONS)})')
+    _check_arg_types(act_type, args)
     try:
         return _ACTIVATIONS[act_type](**args)
     except TypeError as err:
         raise ConfigError(f'act_cfg {cfg!r}: {err}') from err
+
+
+def _check_arg_types(act_type: str, args: dict) -> None:
+    """Each argument has the type of the activation class's default (bool, int or float, str)."""
+    params = inspect.signature(_ACTIVATIONS[act_type]).parameters
+    for key, value in args.items():
+        default = params[key].default if key in params else None
+        if isinstance(default, bool):
+            ok, expected = isinstance(value, bool), 'a bool (True or False)'
+        elif isinstance(default, (int, float)):
+            ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), 'a number'
+        elif isinstance(default, str):
+            ok, expected = isinstance(value, str), 'a str'
+        else:
+            continue
+        if not ok:
+            raise type_error(f'act_cfg {act_type}', key, expected, value)
 
 
 class ConvModule(nn.Module):
