@@ -127,7 +127,7 @@ class BaseInit:
 
     def __init__(self, *, bias: float = 0, bias_prob: Optional[float] = None,
                  layer: Union[str, Sequence[str], None] = None):
-        owner = f'init_cfg {type(self).__name__}'
+        owner = f'init_cfg {self.init_name()}'
         self.wholemodule = False
         check_number(owner, 'bias', bias)
         if bias_prob is not None and (not isinstance(bias_prob, float) or not 0 < bias_prob < 1):
@@ -140,6 +140,11 @@ class BaseInit:
             raise ConfigError(f'{owner}: layer must be a class name or a list of them, got {describe(layer)}')
         self.bias = bias_init_with_prob(bias_prob) if bias_prob is not None else bias
         self.layer = list(layer)
+
+    @classmethod
+    def init_name(cls) -> str:
+        """The registered name (``Normal`` for ``NormalInit``)."""
+        return cls.__name__[:-len('Init')] if cls.__name__.endswith('Init') else cls.__name__
 
     def init_layer(self, module: nn.Module) -> None:
         """Initialise one matching sub-module."""
@@ -236,8 +241,8 @@ class KaimingInit(BaseInit):
     def __init__(self, a: float = 0, mode: str = 'fan_out', nonlinearity: str = 'relu',
                  distribution: str = 'normal', **kwargs):
         super().__init__(**kwargs)
-        owner = f'init_cfg {type(self).__name__}'
-        _numbers(type(self).__name__, a=a)
+        owner = f'init_cfg {self.init_name()}'
+        _numbers(self.init_name(), a=a)
         self.a = a
         self.mode = check_str(owner, 'mode', mode, ('fan_in', 'fan_out'))
         self.nonlinearity = check_str(owner, 'nonlinearity', nonlinearity)
