@@ -65,7 +65,7 @@ def test_fcnhead_as_mmseg0x_auxiliary_head():
 @pytest.mark.parametrize('cfg,match', [
     (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, num_convs=0), 'num_convs=0'),
     (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, num_convs=-1), 'num_convs'),
-    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, conv_cfg=dict(type='Conv2d')), 'conv_cfg'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, conv_cfg=dict(type='DCNv2')), 'conv_cfg'),
     (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, init_cfg=dict(type='Normal', std='1')),
      'init_cfg Normal: std must be a number'),
     (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, init_cfg=dict(type='Normal', override=1)),
@@ -94,3 +94,13 @@ def test_fcnhead_as_mmseg0x_auxiliary_head():
 def test_bad_head_configs(cfg, match):
     with pytest.raises(ConfigError, match=match):
         build_head(cfg)
+
+
+@pytest.mark.parametrize('conv_cfg', [dict(type='Conv2d'), dict(type='Conv')])
+def test_plain_conv_cfg_is_accepted_as_mmcv_builds_it(conv_cfg):
+    from mmseg_ddrnet.registry import MODELS
+    base = dict(type='FCNHead', in_channels=8, channels=4, num_classes=2)
+    head, plain = MODELS.build(dict(base, conv_cfg=conv_cfg)), MODELS.build(base)
+    shapes = {k: v.shape for k, v in head.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in plain.state_dict().items()}
+    assert type(head.conv_seg) is torch.nn.Conv2d and type(head.convs[0].conv) is torch.nn.Conv2d

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 
 from ...registry import MODELS
 from ...utils import ConfigError, DataError
-from ...utils.checks import check_bool, check_int, check_str, check_type_cfg
-from ..utils import BaseModule, ConvModule, build_activation_layer, build_norm_layer, kaiming_init_, uses_local_batch_stats
+from ...utils.checks import check_bool, check_int, check_str, check_type_cfg, describe, is_int
+from ..utils import (BaseModule, ConvModule, build_activation_layer, build_norm_layer, kaiming_init_,
+                     uses_local_batch_stats)
 
 _RELU = dict(type='ReLU', inplace=True)
 _PRE_ACT = ('norm', 'act', 'conv')
@@ -274,7 +275,7 @@ def _resolve_arch(channels: Optional[int], ppm_channels: Optional[int], layers: 
     flat = dict(channels=channels, ppm_channels=ppm_channels, layers=layers)
     if extra is not None:
         if not isinstance(extra, dict):
-            raise ConfigError(f'DDRNet: extra must be a dict, got {extra!r}')
+            raise ConfigError(f'DDRNet: extra must be a dict, got {describe(extra)}')
         unknown = set(extra) - set(_EXTRA_KEYS)
         if unknown:
             raise ConfigError(f'DDRNet: unknown key(s) {sorted(unknown)} in extra (allowed: {sorted(_EXTRA_KEYS)})')
@@ -289,10 +290,10 @@ def _resolve_arch(channels: Optional[int], ppm_channels: Optional[int], layers: 
     ppm = 128 if flat['ppm_channels'] is None else flat['ppm_channels']
     stages = [2, 2, 2, 2] if flat['layers'] is None else flat['layers']
     for name, value in (('channels', c), ('ppm_channels', ppm)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ConfigError(f'DDRNet: {name} must be a positive int, got {value!r}')
+        if not is_int(value) or value <= 0:
+            raise ConfigError(f'DDRNet: {name} must be a positive int, got {describe(value)}')
     if (not isinstance(stages, (list, tuple)) or len(stages) != 4
-            or not all(isinstance(n, int) and n > 0 for n in stages)):
+            or not all(is_int(n) and n > 0 for n in stages)):
         raise ConfigError(f'DDRNet: layers must be 4 positive ints (blocks of stages 1-4), got {stages!r}')
     return c, ppm, list(stages)
 
@@ -300,7 +301,7 @@ def _resolve_arch(channels: Optional[int], ppm_channels: Optional[int], layers: 
 def _resolve_splits(stage3_splits: Optional[int], layers: List[int]) -> int:
     if stage3_splits is None:
         return 2 if layers == [3, 4, 6, 3] else 1
-    if not isinstance(stage3_splits, int) or stage3_splits <= 0 or layers[2] % stage3_splits:
+    if not is_int(stage3_splits) or stage3_splits <= 0 or layers[2] % stage3_splits:
         raise ConfigError(f'DDRNet: stage3_splits must be a positive int dividing layers[2]={layers[2]}, '
                           f'got {stage3_splits!r}')
     return stage3_splits

@@ -15,6 +15,7 @@ from ..utils import BaseModule
 
 Features = Union[torch.Tensor, Sequence[torch.Tensor]]
 _TRANSFORMS = (None, 'resize_concat', 'multiple_select')
+_PLAIN_CONVS = (dict(type='Conv2d'), dict(type='Conv'))
 
 
 class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
@@ -25,7 +26,7 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
         channels: channels before the final 1×1 classifier ``conv_seg``.
         num_classes: number of classes.
         dropout_ratio: dropout before ``conv_seg``.
-        conv_cfg: only None (plain ``nn.Conv2d``) is supported.
+        conv_cfg: None, ``dict(type='Conv2d')`` or ``dict(type='Conv')`` (all plain ``nn.Conv2d``, as in mmcv).
         norm_cfg, act_cfg: of the head's layers.
         in_index: which backbone output(s) the head reads.
         input_transform: None, ``'resize_concat'`` or ``'multiple_select'`` (mmseg 0.x).
@@ -70,8 +71,9 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
         self.input_transform = input_transform
         self.channels = _positive_int(name, 'channels', channels)
         self.num_classes = _positive_int(name, 'num_classes', num_classes)
-        if conv_cfg is not None:
-            raise ConfigError(f'{name}: conv_cfg={conv_cfg!r} is not supported (leave it None: plain nn.Conv2d)')
+        if conv_cfg is not None and conv_cfg not in _PLAIN_CONVS:
+            raise ConfigError(f'{name}: conv_cfg={conv_cfg!r} is not supported: only plain convolutions (None, '
+                              "dict(type='Conv2d') or dict(type='Conv'), as mmcv's build_conv_layer)")
         if not is_number(dropout_ratio) or not 0 <= dropout_ratio < 1:
             raise ConfigError(f'{name}: dropout_ratio must be a number in [0, 1), got {describe(dropout_ratio)}')
         self.norm_cfg = check_type_cfg(name, 'norm_cfg', norm_cfg, optional=True)

@@ -8,7 +8,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn as nn
 
 from ...utils import DataError
 from ..utils import BaseModule

@@ -144,8 +144,9 @@ class BaseModule(nn.Module, metaclass=ABCMeta):
                 _note_init(child, f'init_weights of {type(child).__name__}')
         self._is_init = True
 
-    def extra_repr(self) -> str:
-        return f'init_cfg={self.init_cfg}' if self.init_cfg else ''
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        return text + f'\ninit_cfg={self.init_cfg}' if self.init_cfg else text
 
 
 class ModuleList(BaseModule, nn.ModuleList):
