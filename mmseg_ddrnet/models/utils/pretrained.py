@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import torch.nn as nn
 
+from ...checkpoint import extract_state_dict, load_file, load_state_dict, revise_state_dict_keys
 from ...utils import CheckpointError, print_log
 
 _DEFAULT_REVISE_KEYS = ((r'^module\.', ''),)
@@ -24,9 +25,6 @@ def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = 
     With ``prefix`` (``'backbone.'``) only the entries under it are loaded, the prefix removed; none there is a
     :class:`CheckpointError`, as is a missing file (with the module's ``pretrained_hint``).
     """
-    # the checkpoint I/O lives in the engine, which imports the models: import late
-    from ...engine.checkpoint import extract_state_dict, load_file, load_state_dict, revise_state_dict_keys
-
     path = _download(checkpoint, module) if _is_url(checkpoint) else os.path.expanduser(str(checkpoint))
     if not os.path.isfile(path):
         hint = getattr(module, 'pretrained_hint', None)

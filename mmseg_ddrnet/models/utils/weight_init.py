@@ -16,6 +16,7 @@ from ...registry import INITIALIZERS
 from ...utils import ConfigError, warn_once
 from ...utils.checks import check_number, check_str, describe
 from .norm import is_norm
+from .pretrained import load_pretrained
 
 _DISTRIBUTIONS = ('normal', 'uniform')
 
@@ -287,6 +288,5 @@ class PretrainedInit:
         self.map_location = check_str('init_cfg Pretrained', 'map_location', map_location, optional=True)
 
     def __call__(self, module: nn.Module) -> None:
-        from .pretrained import load_pretrained
         load_pretrained(module, self.checkpoint, self.prefix, self.map_location)
 
