@@ -253,3 +253,26 @@ def test_pretrained_refuses_pickled_objects_and_missing_files(tmp_path):
         initialize(Net(), dict(type='Pretrained', checkpoint=str(path)))
     with pytest.raises(CheckpointError, match='pretrained checkpoint of Net not found: .*nope.pth'):
         initialize(Net(), dict(type='Pretrained', checkpoint=str(tmp_path / 'nope.pth')))
+
+
+def test_a_user_initializer_registered_in_initializers_is_used_as_mmcv_would():
+    from mmseg_ddrnet.registry import INITIALIZERS
+
+    class OnesInit:  # mmcv's contract: built from the config, ``wholemodule`` set, then called on the module
+        def __init__(self, scale=1.0):
+            self.scale = scale
+
+        def __call__(self, module):
+            for m in module.modules():
+                if self.wholemodule and getattr(m, 'weight', None) is not None:
+                    torch.nn.init.constant_(m.weight, self.scale)
+
+    INITIALIZERS.register_module(name='TestOnes', module=OnesInit)
+    try:
+        net = Net()
+        before = snapshot(net)
+        initialize(net, dict(type='Constant', val=0, override=dict(type='TestOnes', name='fc', scale=3.0)))
+        assert changed(before, net) == ['fc.weight']
+        assert torch.equal(net.fc.weight, torch.full_like(net.fc.weight, 3.0))
+    finally:
+        INITIALIZERS._module_dict.pop('TestOnes')
