@@ -5,11 +5,13 @@ The initializers are mmcv 1.7's (``mmcv.cnn.utils.weight_init``): ``Constant``, 
 defaults. Each initializer (but ``Pretrained``) touches the sub-modules whose class name, or the name of one of
 whose direct base classes, is in ``layer``; inside an ``override`` (``wholemodule``) it touches every
 sub-module of the named attribute that has a ``weight`` or ``bias``. Wrong arguments are :class:`ConfigError`
-naming the initializer and the key; :func:`initialize` (in ``init_cfg.py``) applies configs to a module.
+naming the initializer and the key; :func:`initialize` (in ``base_module.py``) applies configs to a module.
 """
+import math
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
+import torch
 import torch.nn as nn
 
 from ...registry import INITIALIZERS
@@ -47,13 +49,34 @@ def normal_init(module: nn.Module, mean: float = 0, std: float = 1, bias: float 
         nn.init.constant_(module.bias, bias)
 
 
+def trunc_normal_(tensor: torch.Tensor, mean: float = 0., std: float = 1., a: float = -2., b: float = 2.
+                  ) -> torch.Tensor:
+    """Fill ``tensor`` from ``N(mean, std²)`` truncated to ``[a, b]`` by inverse-CDF sampling (mmcv 1.7's method).
+
+    ``u ~ U(2Φ(α) - 1, 2Φ(β) - 1)`` with ``α, β = (a - mean) / std, (b - mean) / std``, then
+    ``x = mean + std·√2·erfinv(u)``, clamped to ``[a, b]`` (torch 2.13's ``nn.init.trunc_normal_`` samples by
+    rejection instead, which draws other values from the same seed).
+    """
+    def norm_cdf(x: float) -> float:
+        return (1. + math.erf(x / math.sqrt(2.))) / 2.
+
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warn_once('TruncNormal: mean is more than 2 std from [a, b]; the distribution may be incorrect')
+    with torch.no_grad():
+        low, high = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
+        tensor.uniform_(2 * low - 1, 2 * high - 1)
+        tensor.erfinv_()
+        tensor.mul_(std * math.sqrt(2.))
+        tensor.add_(mean)
+        tensor.clamp_(min=a, max=b)
+    return tensor
+
+
 def trunc_normal_init(module: nn.Module, mean: float = 0, std: float = 1, a: float = -2, b: float = 2,
                       bias: float = 0) -> None:
-    """``N(mean, std²)`` truncated to ``[a, b]`` (inverse-CDF sampling, as mmcv and torch), constant bias."""
+    """``N(mean, std²)`` truncated to ``[a, b]`` (:func:`trunc_normal_`), constant bias."""
     if getattr(module, 'weight', None) is not None:
-        if mean < a - 2 * std or mean > b + 2 * std:
-            warn_once('TruncNormal: mean is more than 2 std from [a, b]; the distribution may be incorrect')
-        nn.init.trunc_normal_(module.weight, mean, std, a, b)
+        trunc_normal_(module.weight, mean, std, a, b)
     if getattr(module, 'bias', None) is not None:
         nn.init.constant_(module.bias, bias)
 
