@@ -104,11 +104,15 @@ def test_backbone_init_cfg_and_pretrained():
         build_segmentor(seg_cfg(pretrained='a.pth', backbone=dict(type='DDRNet', pretrained='b.pth')))
 
 
-def test_override_of_a_missing_name_fails_at_init_weights_with_the_module_named():
-    model = build_segmentor(seg_cfg(decode_head=dict(type='DDRHead', in_channels=128, channels=16, num_classes=3,
-                                                     init_cfg=dict(type='Normal', override=dict(name='cls')))))
+def test_override_of_a_missing_name_fails_when_the_model_is_built():
     with pytest.raises(ConfigError, match="DDRHead: init_cfg override name='cls': DDRHead has no sub-module"):
-        model.init_weights()
+        build_segmentor(seg_cfg(decode_head=dict(type='DDRHead', in_channels=128, channels=16, num_classes=3,
+                                                 init_cfg=dict(type='Normal', override=dict(name='cls')))))
+    with pytest.raises(ConfigError, match="EncoderDecoder: init_cfg override name='neck'"):  # None is no module
+        build_segmentor(seg_cfg(init_cfg=dict(type='Normal', override=dict(name='neck'))))
+    model = build_segmentor(seg_cfg(init_cfg=dict(type='Constant', val=0, override=dict(name='decode_head'))))
+    model.init_weights()
+    assert torch.equal(model.decode_head.conv_seg.weight, full(model.decode_head.conv_seg.weight, 0))
 
 
 def test_the_init_info_table_goes_to_the_log_file(tmp_path):

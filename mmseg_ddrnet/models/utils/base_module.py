@@ -91,19 +91,36 @@ def initialize(module: nn.Module, init_cfg: Union[dict, List[dict]]) -> None:
             warn_once(f'{owner}: init_cfg {dict(cfg)!r} has neither "layer" nor "override", so it initialises '
                       "nothing (as in mmcv); name the layers, e.g. layer='Conv2d'")
         _build(owner, main)(module)
+        _check_override_names(module, cfg)
         for name, entry in overrides:
-            target = getattr(module, name, None)
-            if not isinstance(target, nn.Module):
+            _build(owner, entry, wholemodule=True)(getattr(module, name))
+
+
+def _check_override_names(module: nn.Module, init_cfg: InitCfg) -> None:
+    """Every ``override`` of ``init_cfg`` names a sub-module of ``module`` (a :class:`ConfigError` otherwise)."""
+    owner = type(module).__name__
+    for cfg in _cfg_list(owner, 'init_cfg', init_cfg) if init_cfg else []:
+        for name, _ in _split_override(owner, cfg)[1]:
+            if not isinstance(getattr(module, name, None), nn.Module):
                 raise ConfigError(f'{owner}: init_cfg override name={name!r}: {owner} has no sub-module {name!r}')
-            _build(owner, entry, wholemodule=True)(target)
 
 
-class BaseModule(nn.Module, metaclass=ABCMeta):
+class _CheckedInitCfg(ABCMeta):
+    """Checks the ``override`` names of ``init_cfg`` once the module is fully built (its sub-modules exist)."""
+
+    def __call__(cls, *args, **kwargs):
+        module = super().__call__(*args, **kwargs)
+        _check_override_names(module, getattr(module, 'init_cfg', None))
+        return module
+
+
+class BaseModule(nn.Module, metaclass=_CheckedInitCfg):
     """An ``nn.Module`` with mmcv 1.x's ``init_cfg`` / ``init_weights()`` (see the module docstring).
 
     Args:
         init_cfg: an initializer config (``dict(type='Kaiming', layer='Conv2d')``,
-            ``dict(type='Pretrained', checkpoint=...)``, ...) or a list of them; checked when the module is built.
+            ``dict(type='Pretrained', checkpoint=...)``, ...) or a list of them; checked when the module is built
+            (its initializers' arguments, and the ``override`` names once the constructor has returned).
     """
 
     def __init__(self, init_cfg: InitCfg = None):
