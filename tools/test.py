@@ -67,6 +67,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     parser.add_argument('--opacity', type=float, default=0.5, help='opacity of painted segmentation, in (0, 1]')
     parser.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
+    parser.add_argument('--unsafe-load', '--unsafe_load', dest='unsafe_load', action='store_true',
+                        help='unpickle the checkpoint in full, not with torch.load(weights_only=True): only for '
+                             'your own legacy files (it can run code)')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -149,9 +152,13 @@ def build_test_loader(cfg: Config, dataset: Any, distributed: bool) -> Any:
                                                    dict(samples_per_gpu=1, shuffle=False)))
 
 
-def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device) -> torch.nn.Module:
-    """The segmentor with the checkpoint's weights; CLASSES and PALETTE from its meta, else from the dataset."""
-    return build_segmentor_from_checkpoint(cfg, checkpoint, dataset, verbose=True).to(device)
+def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device,
+                unsafe_load: bool = False) -> torch.nn.Module:
+    """The segmentor with the checkpoint's weights; CLASSES and PALETTE from its meta, else from the dataset.
+
+    ``unsafe_load``: unpickle the checkpoint in full (``--unsafe-load``), not with ``weights_only=True``.
+    """
+    return build_segmentor_from_checkpoint(cfg, checkpoint, dataset, verbose=True, unsafe_load=unsafe_load).to(device)
 
 
 def _metrics_json_path(args: argparse.Namespace, cfg: Config) -> str:
@@ -239,7 +246,7 @@ def evaluate_checkpoint(args: argparse.Namespace, cfg: Config, distributed: bool
     device = select_device(args, distributed)
     dataset = build_dataset(cfg.data.test)
     data_loader = build_test_loader(cfg, dataset, distributed)
-    model = build_model(cfg, args.checkpoint, dataset, device)
+    model = build_model(cfg, args.checkpoint, dataset, device, unsafe_load=args.unsafe_load)
     eval_kwargs = dict(args.eval_options or {})
     if eval_kwargs.pop('efficient_test', False):
         warn_once('efficient_test=True has no effect in tools/test.py: evaluation is memory-efficient by default')
