@@ -28,6 +28,7 @@ from mmseg_ddrnet.apis.inference import build_segmentor_from_checkpoint  # noqa:
 from mmseg_ddrnet.models import PRECISIONS, prepare_for_inference  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataloader, build_dataset, loader_args  # noqa: E402
 from mmseg_ddrnet.utils.dist import LAUNCHERS, get_dist_info, init_dist  # noqa: E402
+from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
@@ -106,6 +107,7 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads
     if args.aug_test:
         aug = _multi_scale_flip_aug(cfg.data.test.pipeline, args.config)
         aug.img_ratios = list(AUG_TEST_RATIOS)

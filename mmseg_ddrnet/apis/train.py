@@ -91,8 +91,6 @@ def _split_optimizer_config(cfg: Any) -> Tuple[dict, Optional[dict]]:
 
 
 def _check_unsupported(cfg: Any) -> None:
-    if cfg.get('momentum_config') is not None:
-        raise ConfigError('momentum_config (cyclic momentum) is not supported; remove it from the config')
     if cfg.get('optimizer') is None:
         raise ConfigError("the config has no optimizer (e.g. optimizer=dict(type='SGD', lr=0.01, momentum=0.9))")
 
@@ -140,7 +138,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
     if timestamp is not None:
         runner.timestamp = timestamp
     runner.register_training_hooks(cfg.get('lr_config'), opt_cfg, ckpt_cfg, cfg.get('log_config'),
-                                   cfg.get('custom_hooks'))
+                                   cfg.get('momentum_config'))
     if validate:
         val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
         val_loader = build_dataloader(val_dataset, **val_loader_cfg)
@@ -148,6 +146,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
         eval_cfg['by_epoch'] = runner.max_epochs is not None
         hook_cls = DistEvalHook if distributed else EvalHook
         runner.register_hook(hook_cls(val_loader, **eval_cfg), priority='LOW')
+    runner.register_custom_hooks(cfg.get('custom_hooks'))  # after the eval hook, as mmseg 0.x
     _resume_or_load(runner, cfg, logger)
     runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
 

@@ -99,6 +99,13 @@ class BaseRunner:
             raise RuntimeError('lr is not applicable because the runner has no optimizer')
         return [group['lr'] for group in self.optimizer.param_groups]
 
+    def current_momentum(self) -> List[float]:
+        """The momentum of each parameter group (``betas[0]`` for Adam-like optimizers, 0 without momentum)."""
+        if self.optimizer is None:
+            raise RuntimeError('momentum is not applicable because the runner has no optimizer')
+        return [group['momentum'] if 'momentum' in group else group['betas'][0] if 'betas' in group else 0
+                for group in self.optimizer.param_groups]
+
     # ------------------------------------------------------------------ hooks
     def register_hook(self, hook: Hook, priority: Union[int, str] = 'NORMAL') -> None:
         """Insert ``hook``; hooks of equal priority run in the order they were registered."""
@@ -107,6 +114,7 @@ class BaseRunner:
         hook.priority = get_priority(priority)
         index = next((i for i, h in enumerate(self._hooks) if hook.priority < h.priority), len(self._hooks))
         self._hooks.insert(index, hook)
+        hook.on_register(self)
 
     def register_hook_from_cfg(self, cfg: dict, default_priority: Union[int, str] = 'NORMAL') -> None:
         cfg = dict(cfg)
@@ -121,7 +129,7 @@ class BaseRunner:
         lines = []
         for stage in Hook.STAGES:
             names = [f'({h.priority:<3}) {type(h).__name__}' for h in self._hooks
-                     if getattr(type(h), stage) is not getattr(Hook, stage)]
+                     if stage in h.get_triggered_stages()]
             if names:
                 lines.append(f'{stage}:\n' + '\n'.join(names))
         return '\n'.join(lines)
@@ -168,13 +176,16 @@ class BaseRunner:
         return state
 
     def save_checkpoint(self, out_dir: str, filename_tmpl: str = 'iter_{}.pth', save_optimizer: bool = True,
-                        meta: Optional[dict] = None, latest: bool = True) -> str:
+                        meta: Optional[dict] = None, latest: bool = True, by_epoch: Optional[bool] = None) -> str:
         """Save the checkpoint of the current progress (all ranks call; rank 0 writes); returns its path.
 
-        ``latest.pth`` becomes a hard link to it (a copy where links are impossible), replaced atomically.
+        ``filename_tmpl`` gets the epochs done with ``by_epoch`` (default: when it starts with ``epoch``), else
+        the iterations. ``latest.pth`` becomes a hard link to it (a copy where links are impossible), replaced
+        atomically.
         """
         done = self.completed()
-        step = done['epoch'] if filename_tmpl.startswith('epoch') else done['iter']
+        by_epoch = filename_tmpl.startswith('epoch') if by_epoch is None else by_epoch
+        step = done['epoch'] if by_epoch else done['iter']
         path = osp.join(out_dir, filename_tmpl.format(step))
         state = self.checkpoint_state(meta, save_optimizer)
         if self.rank == 0:

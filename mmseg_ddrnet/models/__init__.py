@@ -1,4 +1,5 @@
 """DDRNet models: backbone, heads, losses, segmentors; importing this registers them in ``MODELS``."""
+from . import refused  # noqa: F401  (mmseg 0.30 types refused with a reason)
 from .backbones import DAPPM, DDRNet
 from .builder import build_backbone, build_head, build_loss, build_segmentor
 from .deploy import PRECISIONS, prepare_for_inference

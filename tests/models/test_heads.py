@@ -84,7 +84,7 @@ def test_fcnhead_as_mmseg0x_auxiliary_head():
 @pytest.mark.parametrize('cfg,match', [
     (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, num_convs=0), 'num_convs=0'),
     (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, num_convs=-1), 'num_convs'),
-    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, conv_cfg=dict(type='Conv2d')), 'conv_cfg'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, conv_cfg=dict(type='DCNv2')), 'conv_cfg.*plain 2-D'),
     (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, init_cfg=dict(type='Normal')), 'init_cfg'),
     (dict(type='DDRHead', in_channels=[64], channels=32, num_classes=2), 'in_channels'),
 ])

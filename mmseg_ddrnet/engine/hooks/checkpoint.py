@@ -4,36 +4,66 @@ import os.path as osp
 from typing import Optional
 
 from ...registry import HOOKS
+from ...utils import ConfigError
+from ...utils.dist import allreduce_buffers
 from .hook import Hook
+
+
+def run_out_dir(out_dir: Optional[str], work_dir: str) -> str:
+    """mmcv 1.x's output folder: ``work_dir``, or ``<out_dir>/<last folder of work_dir>`` when ``out_dir`` is set."""
+    if not out_dir or osp.abspath(out_dir) == osp.abspath(work_dir):
+        return work_dir
+    return osp.join(out_dir, osp.basename(work_dir.rstrip(osp.sep)))
+
+
+def check_local_file_client(owner: str, file_client_args: Optional[dict]) -> None:
+    """Only local files: ``file_client_args`` must be None or ``dict(backend='disk')``."""
+    if file_client_args is not None and (not isinstance(file_client_args, dict)
+                                         or file_client_args.get('backend', 'disk') != 'disk'
+                                         or set(file_client_args) - {'backend'}):
+        raise ConfigError(f"{owner}: file_client_args must be None or dict(backend='disk') (local files only; "
+                          f'remote storage is not supported), got {file_client_args!r}')
 
 
 @HOOKS.register_module()
 class CheckpointHook(Hook):
-    """Checkpoints every ``interval`` iterations (or epochs) and at the end of training.
+    """Checkpoints every ``interval`` iterations (or epochs) and at the end of training (mmcv 1.7's arguments).
 
     Args:
         interval: the period, in iterations or epochs (-1: only at the end).
         by_epoch: count epochs instead of iterations.
         save_optimizer: also save the optimizer and the rest of the resume state.
-        out_dir: save there instead of ``runner.work_dir``.
+        out_dir: save in ``<out_dir>/<last folder of work_dir>`` instead of ``runner.work_dir`` (as mmcv).
         max_keep_ckpts: remove older periodic checkpoints beyond this many (-1: keep all).
         save_last: also save after the last iteration/epoch when it is not a multiple of ``interval``.
+        sync_buffer: average the buffers (BN statistics) over the ranks before saving.
+        file_client_args: None or ``dict(backend='disk')`` (local files only).
         meta: extra entries for each checkpoint's ``meta`` (CLASSES, PALETTE, config text, ...).
+        filename_tmpl: the checkpoint name (default ``iter_{}.pth`` / ``epoch_{}.pth``).
+        create_symlink: update ``latest.pth`` (a hard link here, mmcv's symlink) after each save.
     """
 
     def __init__(self, interval: int = -1, by_epoch: bool = True, save_optimizer: bool = True,
                  out_dir: Optional[str] = None, max_keep_ckpts: int = -1, save_last: bool = True,
-                 meta: Optional[dict] = None):
+                 sync_buffer: bool = False, file_client_args: Optional[dict] = None, meta: Optional[dict] = None,
+                 filename_tmpl: Optional[str] = None, create_symlink: bool = True):
+        check_local_file_client('checkpoint_config', file_client_args)
+        if filename_tmpl is not None and (not isinstance(filename_tmpl, str) or '{}' not in filename_tmpl):
+            raise ConfigError(f"checkpoint_config.filename_tmpl must be a str with '{{}}' for the number, got "
+                              f'{filename_tmpl!r}')
         self.interval = interval
         self.by_epoch = by_epoch
         self.save_optimizer = save_optimizer
         self.out_dir = out_dir
         self.max_keep_ckpts = max_keep_ckpts
         self.save_last = save_last
+        self.sync_buffer = sync_buffer
         self.meta = dict(meta or {})
+        self.filename_tmpl = filename_tmpl
+        self.create_symlink = create_symlink
 
     def before_run(self, runner) -> None:
-        self.out_dir = self.out_dir or runner.work_dir
+        self.out_dir = run_out_dir(self.out_dir, runner.work_dir)
         if runner.rank == 0:
             runner.logger.info(f'Checkpoints will be saved to {self.out_dir}')
 
@@ -41,19 +71,22 @@ class CheckpointHook(Hook):
         if self.by_epoch:
             return
         if self.every_n_iters(runner, self.interval) or (self.save_last and self.is_last_iter(runner)):
-            self._save(runner, runner.iter + 1, 'iter_{}.pth')
+            self._save(runner, runner.iter + 1, self.filename_tmpl or 'iter_{}.pth')
 
     def after_train_epoch(self, runner) -> None:
         if not self.by_epoch:
             return
         if self.every_n_epochs(runner, self.interval) or (self.save_last and self.is_last_epoch(runner)):
-            self._save(runner, runner.epoch + 1, 'epoch_{}.pth')
+            self._save(runner, runner.epoch + 1, self.filename_tmpl or 'epoch_{}.pth')
 
     def _save(self, runner, step: int, filename_tmpl: str) -> None:
         runner.logger.info(f'Saving checkpoint at {step} {"epochs" if self.by_epoch else "iterations"}')
         runner.meta.setdefault('hook_msgs', {})['last_ckpt'] = osp.join(self.out_dir, filename_tmpl.format(step))
+        if self.sync_buffer:
+            allreduce_buffers(runner.model)
         # every rank takes part (the state is gathered collectively); rank 0 writes
-        runner.save_checkpoint(self.out_dir, filename_tmpl, save_optimizer=self.save_optimizer, meta=self.meta)
+        runner.save_checkpoint(self.out_dir, filename_tmpl, save_optimizer=self.save_optimizer, meta=self.meta,
+                               latest=self.create_symlink, by_epoch=self.by_epoch)
         if runner.rank != 0:
             return
         if self.max_keep_ckpts > 0 and self.interval > 0:

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from ...utils import ConfigError
+from ...utils import ConfigError, warn_once
 from ..losses import accuracy
 from ..samplers import build_pixel_sampler
 
@@ -23,7 +23,7 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
         channels: channels before the final 1×1 classifier ``conv_seg``.
         num_classes: number of classes.
         dropout_ratio: dropout before ``conv_seg``.
-        conv_cfg: only None (plain ``nn.Conv2d``) is supported.
+        conv_cfg: None, ``dict(type='Conv2d')`` or ``dict(type='Conv')`` (all a plain ``nn.Conv2d``).
         norm_cfg, act_cfg: of the head's layers.
         in_index: which backbone output(s) the head reads.
         input_transform: None, ``'resize_concat'`` or ``'multiple_select'`` (mmseg 0.x).
@@ -33,6 +33,8 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
             thresh=0.7, min_kept=100000)``), built with ``context=self``; None: every pixel counts.
         align_corners: of the bilinear upsampling of the logits.
         init_cfg: not supported (None): heads initialise themselves.
+        out_channels: None or ``num_classes`` (mmseg 0.x's sigmoid binary mode, 1 channel, is refused).
+        threshold: only for that binary mode; ignored with a warning otherwise.
 
     How :meth:`losses` calls each loss (the loss contract):
 
@@ -51,7 +53,8 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
                  input_transform: Optional[str] = None,
                  loss_decode: Union[dict, Sequence[dict]] = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  ignore_index: int = 255, sampler: Optional[dict] = None, align_corners: bool = False,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None, out_channels: Optional[int] = None,
+                 threshold: Optional[float] = None):
         super().__init__()
         name = type(self).__name__
         self.in_channels = _check_inputs(name, in_channels, in_index, input_transform)
@@ -59,8 +62,8 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
         self.input_transform = input_transform
         self.channels = _positive_int(name, 'channels', channels)
         self.num_classes = _positive_int(name, 'num_classes', num_classes)
-        if conv_cfg is not None:
-            raise ConfigError(f'{name}: conv_cfg={conv_cfg!r} is not supported (leave it None)')
+        _check_conv_cfg(name, conv_cfg)
+        _check_out_channels(name, out_channels, threshold, self.num_classes)
         if init_cfg is not None:
             raise ConfigError(f'{name}: init_cfg={init_cfg!r} is not supported (heads initialise themselves)')
         if not isinstance(dropout_ratio, (int, float)) or not 0 <= dropout_ratio < 1:
@@ -185,3 +188,26 @@ def _build_sampler(owner: str, sampler, head: nn.Module):
         raise ConfigError(f'{owner}: sampler={sampler!r} cannot be combined with {", ".join(refused)} '
                           '(it takes no pixel weight); use CrossEntropyLoss with the sampler')
     return build_pixel_sampler(sampler, context=head)
+
+
+_CONV_TYPES = ('Conv2d', 'Conv')  # mmcv's names of a plain nn.Conv2d
+
+
+def _check_conv_cfg(name: str, conv_cfg: Optional[dict]) -> None:
+    if conv_cfg is None or (isinstance(conv_cfg, dict) and conv_cfg.get('type') in _CONV_TYPES
+                            and set(conv_cfg) == {'type'}):
+        return
+    raise ConfigError(f'{name}: conv_cfg={conv_cfg!r} is not supported: the heads use plain 2-D convolutions '
+                      f"(None, dict(type='Conv2d') or dict(type='Conv')); other mmcv conv layers (DCN, "
+                      'weight-standardised, ...) are not implemented')
+
+
+def _check_out_channels(name: str, out_channels: Optional[int], threshold: Optional[float],
+                        num_classes: int) -> None:
+    if out_channels is not None and out_channels != num_classes:
+        raise ConfigError(f'{name}: out_channels={out_channels!r} is not supported: mmseg 0.x\'s binary mode '
+                          '(out_channels=1 with a sigmoid loss and a threshold) is not implemented; the heads '
+                          f'predict num_classes={num_classes} softmax channels (leave out_channels unset)')
+    if threshold is not None:
+        warn_once(f'{name}: threshold={threshold!r} is ignored: it applies to the binary mode (out_channels=1) '
+                  'only, as in mmseg 0.x')

@@ -8,6 +8,17 @@ from ...registry import ACTIVATION_LAYERS
 from ...utils import ConfigError
 from .norm import build_norm_layer
 
+class Clamp(nn.Module):
+    """mmcv's ``Clamp`` activation: ``x.clamp(min, max)``."""
+
+    def __init__(self, min: float = -1., max: float = 1.):
+        super().__init__()
+        self.min, self.max = min, max
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(x, min=self.min, max=self.max)
+
+
 ACTIVATION_LAYERS.register_module(name='ReLU', module=nn.ReLU)
 ACTIVATION_LAYERS.register_module(name='ReLU6', module=nn.ReLU6)
 ACTIVATION_LAYERS.register_module(name='LeakyReLU', module=nn.LeakyReLU)
@@ -20,6 +31,7 @@ ACTIVATION_LAYERS.register_module(name='HSwish', module=nn.Hardswish)
 ACTIVATION_LAYERS.register_module(name='HSigmoid', module=nn.Hardsigmoid)
 ACTIVATION_LAYERS.register_module(name='Sigmoid', module=nn.Sigmoid)
 ACTIVATION_LAYERS.register_module(name='Tanh', module=nn.Tanh)
+ACTIVATION_LAYERS.register_module(name='Clamp', module=Clamp)
 
 
 def build_activation_layer(cfg: dict) -> nn.Module:
