@@ -37,7 +37,7 @@ class EncoderDecoder(BaseSegmentor):
     Test results are int64 label maps at each image's ``ori_shape`` (padding removed, flips undone).
     Images are cast to the dtype of the backbone's weights, so a model cast to bf16 or fp16 (see
     :func:`mmseg_ddrnet.models.prepare_for_inference`) runs in that precision; logits are returned
-    in float32 except on the label-map path, which reads them in their own dtype.
+    in float32 (float64 models: float64) except on the label-map path, which reads them in their own dtype.
     """
 
     def __init__(self, backbone: dict, decode_head: dict, neck: Optional[dict] = None,
@@ -140,8 +140,8 @@ class EncoderDecoder(BaseSegmentor):
         return resize_argmax(self.decode_logits(img), tuple(img.shape[2:]), self.align_corners)
 
     def encode_decode(self, img: torch.Tensor, img_metas: Optional[List[dict]]) -> torch.Tensor:
-        """float32 logits resized to the input's size."""
-        return self._resize(self.decode_logits(img, img_metas).float(), img.shape[2:])
+        """Logits resized to the input's size (float32 from a half-precision model)."""
+        return self._resize(_full_precision(self.decode_logits(img, img_metas)), img.shape[2:])
 
     def forward_dummy(self, img: torch.Tensor) -> torch.Tensor:
         """Logits at the input size (FLOP counting, export, parity checks)."""
@@ -198,7 +198,7 @@ class EncoderDecoder(BaseSegmentor):
             return resize_argmax(logits, tuple(input_size), self.align_corners)[0].cpu().numpy()
         img_h, img_w = meta_shape(meta, 'img_shape')
         if (img_h, img_w) != tuple(input_size):  # padded: upsample to the input, then crop the padding
-            logits = self._resize(logits.float(), input_size)[:, :, :img_h, :img_w]
+            logits = self._resize(_full_precision(logits), input_size)[:, :, :img_h, :img_w]
         label = resize_argmax(logits, meta_shape(meta, 'ori_shape'), self.align_corners)
         return _unflip(label[:, None], meta)[0, 0].cpu().numpy()
 
@@ -210,6 +210,11 @@ class EncoderDecoder(BaseSegmentor):
         if tuple(x.shape[2:]) == tuple(size):
             return x
         return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=self.align_corners)
+
+
+def _full_precision(logits: torch.Tensor) -> torch.Tensor:
+    """float32 logits from a half-precision model; float32 and float64 ones unchanged."""
+    return logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
 
 
 def _weight_dtype(module: nn.Module) -> Optional[torch.dtype]:
