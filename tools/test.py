@@ -72,6 +72,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--precision', choices=sorted(PRECISIONS), default='fp32',
                         help='weights and activations in this dtype (bf16: CPU or CUDA; fp16: CUDA); default fp32')
     parser.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
+    parser.add_argument('--unsafe-load', '--unsafe_load', dest='unsafe_load', action='store_true',
+                        help='unpickle the checkpoint in full, not with torch.load(weights_only=True): only for '
+                             'your own legacy files (it can run code)')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -154,13 +157,15 @@ def build_test_loader(cfg: Config, dataset: Any, distributed: bool) -> Any:
                                                    dict(samples_per_gpu=1, shuffle=False)))
 
 
-def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device, precision: str = 'fp32',
-                fuse_conv_bn: bool = False) -> torch.nn.Module:
+def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device, unsafe_load: bool = False,
+                precision: str = 'fp32', fuse_conv_bn: bool = False) -> torch.nn.Module:
     """The segmentor with the checkpoint's weights; CLASSES and PALETTE from its meta, else from the dataset.
 
+    ``unsafe_load``: unpickle the checkpoint in full (``--unsafe-load``), not with ``weights_only=True``.
     With ``fuse_conv_bn`` or another precision than fp32, the deploy model (``prepare_for_inference``).
     """
-    model = build_segmentor_from_checkpoint(cfg, checkpoint, dataset, verbose=True).to(device)
+    model = build_segmentor_from_checkpoint(cfg, checkpoint, dataset, verbose=True,
+                                            unsafe_load=unsafe_load).to(device)
     if fuse_conv_bn or precision != 'fp32':
         prepare_for_inference(model, precision=precision, fuse_conv_bn=fuse_conv_bn)
     return model
@@ -251,7 +256,8 @@ def evaluate_checkpoint(args: argparse.Namespace, cfg: Config, distributed: bool
     device = select_device(args, distributed)
     dataset = build_dataset(cfg.data.test)
     data_loader = build_test_loader(cfg, dataset, distributed)
-    model = build_model(cfg, args.checkpoint, dataset, device, args.precision, args.fuse_conv_bn)
+    model = build_model(cfg, args.checkpoint, dataset, device, unsafe_load=args.unsafe_load,
+                        precision=args.precision, fuse_conv_bn=args.fuse_conv_bn)
     eval_kwargs = dict(args.eval_options or {})
     if eval_kwargs.pop('efficient_test', False):
         warn_once('efficient_test=True has no effect in tools/test.py: evaluation is memory-efficient by default')

@@ -54,6 +54,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='torch.distributed backend (default: dist_params.backend, nccl on GPUs, gloo on CPU)')
     parser.add_argument('--auto-resume', '--auto_resume', dest='auto_resume', action='store_true',
                         help='resume from the latest checkpoint in the work dir automatically')
+    parser.add_argument('--unsafe-load', '--unsafe_load', dest='unsafe_load', action='store_true',
+                        help='unpickle --load-from/--resume-from/auto-resumed checkpoints in full, not with '
+                             'torch.load(weights_only=True): only for your own legacy files (it can run code)')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -163,7 +166,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model.CLASSES = datasets[0].CLASSES
     model.PALETTE = datasets[0].PALETTE
     train_segmentor(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
-                    timestamp=timestamp, meta=meta)
+                    timestamp=timestamp, meta=meta, unsafe_load=args.unsafe_load)
     return 0
 
 

@@ -120,8 +120,12 @@ def _checkpoint_meta(cfg: Any, dataset: Any, extra: dict) -> Dict[str, Any]:
 
 
 def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool = False, validate: bool = False,
-                    timestamp: Optional[str] = None, meta: Optional[dict] = None) -> None:
-    """Train ``model`` on ``dataset`` (one per workflow phase) as configured by ``cfg`` (mmseg 0.x keys)."""
+                    timestamp: Optional[str] = None, meta: Optional[dict] = None, unsafe_load: bool = False) -> None:
+    """Train ``model`` on ``dataset`` (one per workflow phase) as configured by ``cfg`` (mmseg 0.x keys).
+
+    ``unsafe_load``: unpickle ``resume_from``/``load_from``/the auto-resumed checkpoint in full instead of with
+    ``torch.load(weights_only=True)`` (``--unsafe-load``; only for trusted legacy files: it can run code).
+    """
     _check_unsupported(cfg)
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets: List[Any] = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
@@ -147,18 +151,19 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
         hook_cls = DistEvalHook if distributed else EvalHook
         runner.register_hook(hook_cls(val_loader, **eval_cfg), priority='LOW')
     runner.register_custom_hooks(cfg.get('custom_hooks'))  # after the eval hook, as mmseg 0.x
-    _resume_or_load(runner, cfg, logger)
+    _resume_or_load(runner, cfg, logger, unsafe_load)
     runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
 
 
-def _resume_or_load(runner: Any, cfg: Any, logger: Any) -> None:
+def _resume_or_load(runner: Any, cfg: Any, logger: Any, unsafe: bool) -> None:
     resume_from = cfg.get('resume_from')
     if resume_from is None and cfg.get('auto_resume'):
         resume_from = find_latest_checkpoint(cfg.work_dir)
         if resume_from is None:
             logger.info(f'auto_resume: no checkpoint in {cfg.work_dir}; starting from scratch')
     if resume_from:
-        runner.resume(resume_from)
+        runner.resume(resume_from, unsafe=unsafe)
     elif cfg.get('load_from'):
-        load_checkpoint(runner.model, cfg.load_from, map_location='cpu', logger=logger, skip_mismatched=True)
+        load_checkpoint(runner.model, cfg.load_from, map_location='cpu', logger=logger, skip_mismatched=True,
+                        unsafe=unsafe)
         logger.info(f'load weights from {cfg.load_from}')

@@ -194,9 +194,13 @@ class BaseRunner:
                 _replace_with_link(path, osp.join(out_dir, LATEST))
         return path
 
-    def resume(self, checkpoint: str, resume_optimizer: bool = True, map_location: Any = 'cpu') -> None:
-        """Restore weights, optimizer, AMP scaler, progress and (at the next run) every RNG."""
-        ckpt = load_file(checkpoint, map_location)
+    def resume(self, checkpoint: str, resume_optimizer: bool = True, map_location: Any = 'cpu',
+               unsafe: bool = False) -> None:
+        """Restore weights, optimizer, AMP scaler, progress and (at the next run) every RNG.
+
+        ``unsafe``: unpickle the file in full (see :func:`~mmseg_ddrnet.checkpoint.load_file`).
+        """
+        ckpt = load_file(checkpoint, map_location, unsafe=unsafe)
         meta = (ckpt.get('meta') if isinstance(ckpt, dict) else None) or {}
         if 'iter' not in meta or 'epoch' not in meta:
             raise CheckpointError(f'{checkpoint} has no training progress (meta.iter/meta.epoch): it holds weights '

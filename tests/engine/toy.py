@@ -26,7 +26,7 @@ class ToySegmentor(nn.Module):
     """conv-GN-ReLU-dropout-conv with the mmseg 0.x segmentor API (GroupNorm: no batch statistics)."""
 
     def __init__(self, num_classes: int = 3, channels: int = 8, norm: str = 'GN', dropout: float = 0.2,
-                 train_cfg=None, test_cfg=None):
+                 train_cfg=None, test_cfg=None, pretrained=None):  # pretrained: init_segmentor sets it to None
         super().__init__()
         norm_layer = nn.GroupNorm(2, channels) if norm == 'GN' else nn.BatchNorm2d(channels)
         # dropout draws from torch's global RNG: an exact resume must restore it

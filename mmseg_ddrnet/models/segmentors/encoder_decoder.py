@@ -140,8 +140,8 @@ class EncoderDecoder(BaseSegmentor):
         return resize_argmax(self.decode_logits(img), tuple(img.shape[2:]), self.align_corners)
 
     def encode_decode(self, img: torch.Tensor, img_metas: Optional[List[dict]]) -> torch.Tensor:
-        """Logits resized to the input's size (float32 from a half-precision model)."""
-        return self._resize(_full_precision(self.decode_logits(img, img_metas)), img.shape[2:])
+        """Logits resized to the input's size, float32 when the model runs in bf16/fp16."""
+        return self._resize(_at_least_float32(self.decode_logits(img, img_metas)), img.shape[2:])
 
     def forward_dummy(self, img: torch.Tensor) -> torch.Tensor:
         """Logits at the input size (FLOP counting, export, parity checks)."""
@@ -198,7 +198,7 @@ class EncoderDecoder(BaseSegmentor):
             return resize_argmax(logits, tuple(input_size), self.align_corners)[0].cpu().numpy()
         img_h, img_w = meta_shape(meta, 'img_shape')
         if (img_h, img_w) != tuple(input_size):  # padded: upsample to the input, then crop the padding
-            logits = self._resize(_full_precision(logits), input_size)[:, :, :img_h, :img_w]
+            logits = self._resize(_at_least_float32(logits), input_size)[:, :, :img_h, :img_w]
         label = resize_argmax(logits, meta_shape(meta, 'ori_shape'), self.align_corners)
         return _unflip(label[:, None], meta)[0, 0].cpu().numpy()
 
@@ -210,11 +210,6 @@ class EncoderDecoder(BaseSegmentor):
         if tuple(x.shape[2:]) == tuple(size):
             return x
         return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=self.align_corners)
-
-
-def _full_precision(logits: torch.Tensor) -> torch.Tensor:
-    """float32 logits from a half-precision model; float32 and float64 ones unchanged."""
-    return logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
 
 
 def _weight_dtype(module: nn.Module) -> Optional[torch.dtype]:
@@ -285,3 +280,8 @@ def _check_batch_shapes(img_meta: List[dict]) -> None:
 
 def _prefixed(losses: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
     return {f'{prefix}.{name}': value for name, value in losses.items()}
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 logits as float32 (resizing and averaging want the precision); float32/float64 as they are."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
