@@ -42,7 +42,7 @@ class EncoderDecoder(BaseSegmentor):
     Test results are int64 label maps at each image's ``ori_shape`` (padding removed, flips undone).
     Images are cast to the dtype of the backbone's weights, so a model cast to bf16 or fp16 (see
     :func:`mmseg_ddrnet.models.prepare_for_inference`) runs in that precision; logits are returned
-    in float32 except on the label-map path, which reads them in their own dtype.
+    in float32 (float64 models: float64) except on the label-map path, which reads them in their own dtype.
     """
 
     def __init__(self, backbone: dict, decode_head: dict, neck: Optional[dict] = None,
