@@ -23,6 +23,7 @@ from mmseg_ddrnet.utils.dist import LAUNCHERS, check_gpu_id  # noqa: E402
 from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
+from mmseg_ddrnet.utils.io import check_writable_dir  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -59,6 +60,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--unsafe-load', '--unsafe_load', dest='unsafe_load', action='store_true',
                         help='unpickle --load-from/--resume-from/auto-resumed checkpoints in full, not with '
                              'torch.load(weights_only=True): only for your own legacy files (it can run code)')
+    parser.add_argument('--requeue', action='store_true',
+                        help='under SLURM: after a stop signal saved the checkpoint, run scontrol requeue '
+                             '$SLURM_JOB_ID (signal_config.requeue=True)')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -93,6 +97,8 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.launcher == 'none':
         check_gpu_id(cfg.gpu_ids[0])
     cfg.auto_resume = args.auto_resume or bool(cfg.get('auto_resume', False))
+    if args.requeue:
+        cfg.signal_config = dict(cfg.get('signal_config') or {}, requeue=True)
     return cfg
 
 
@@ -151,7 +157,7 @@ def _train(args: argparse.Namespace, cfg: Config, distributed: bool) -> int:
     from mmseg_ddrnet.utils.env import collect_env, format_env
     from mmseg_ddrnet.models import build_segmentor
 
-    os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
+    check_writable_dir(cfg.work_dir)  # refuse an unwritable work dir before any training
     rank = get_dist_info()[0]
     if rank == 0:
         cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))

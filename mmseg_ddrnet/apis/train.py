@@ -1,7 +1,4 @@
 """``train_segmentor`` (mmseg 0.x): data loaders, device placement / DDP, optimizer, runner, hooks, resume."""
-import glob
-import os.path as osp
-import re
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -9,10 +6,10 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..engine.hooks import DistEvalHook, EvalHook
+from ..engine.hooks import DistEvalHook, EvalHook, SignalHook
 from ..datasets import build_dataloader, build_dataset, loader_args
 from ..engine.amp import build_mixed_precision
-from ..checkpoint import load_checkpoint
+from ..checkpoint import find_latest_checkpoint, load_checkpoint
 from ..utils.dist import get_device
 from ..engine.optimizer import build_optimizer
 from ..engine.rng import init_random_seed, set_random_seed
@@ -24,19 +21,6 @@ from ..version import __version__
 __all__ = ['train_segmentor', 'init_random_seed', 'set_random_seed', 'find_latest_checkpoint']
 
 _FP16_HOOK_KEYS = ('loss_scale', 'distributed', 'coalesce', 'bucket_size_mb')
-
-
-def find_latest_checkpoint(path: str, suffix: str = 'pth') -> Optional[str]:
-    """``latest.pth`` in ``path``, else the ``iter_N`` / ``epoch_N`` checkpoint with the largest N, else None."""
-    latest = osp.join(path, f'latest.{suffix}')
-    if osp.isfile(latest):
-        return latest
-    best: Tuple[int, Optional[str]] = (-1, None)
-    for ckpt in glob.glob(osp.join(path, f'*.{suffix}')):
-        match = re.fullmatch(rf'(?:iter|epoch)_(\d+)\.{suffix}', osp.basename(ckpt))
-        if match and int(match.group(1)) > best[0]:
-            best = (int(match.group(1)), ckpt)
-    return best[1]
 
 
 def _loader_cfgs(cfg: Any, distributed: bool) -> Tuple[Dict[str, Any], Dict[str, Any]]:
@@ -87,6 +71,8 @@ def _split_optimizer_config(cfg: Any) -> Tuple[dict, Optional[dict]]:
         for key in _FP16_HOOK_KEYS:
             opt_cfg.pop(key, None)
     opt_cfg['type'] = runner_hook
+    if cfg.get('nan_policy') is not None:
+        opt_cfg['nan_policy'] = cfg.nan_policy
     return opt_cfg, fp16
 
 
@@ -151,14 +137,31 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
         hook_cls = DistEvalHook if distributed else EvalHook
         runner.register_hook(hook_cls(val_loader, **eval_cfg), priority='LOW')
     runner.register_custom_hooks(cfg.get('custom_hooks'))  # after the eval hook, as mmseg 0.x
+    signal_hook = _signal_hook(cfg)
+    runner.register_hook(signal_hook, priority='BELOW_NORMAL')  # after the step and the periodic checkpoint
     _resume_or_load(runner, cfg, logger, unsafe_load)
-    runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
+    with signal_hook.installed():
+        runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
+
+
+def _signal_hook(cfg: Any) -> SignalHook:
+    """The :class:`SignalHook` of ``signal_config`` (default: stop cleanly on SIGTERM, SIGINT and SIGUSR1)."""
+    signal_cfg = cfg.get('signal_config')
+    if signal_cfg is None:
+        signal_cfg = {}
+    if not isinstance(signal_cfg, dict):
+        raise ConfigError(f"signal_config must be a dict such as dict(signals=['SIGTERM'], requeue=True), "
+                          f'got {signal_cfg!r}')
+    try:
+        return SignalHook(**signal_cfg)
+    except TypeError as err:
+        raise ConfigError(f'signal_config: {err}') from err
 
 
 def _resume_or_load(runner: Any, cfg: Any, logger: Any, unsafe: bool) -> None:
     resume_from = cfg.get('resume_from')
     if resume_from is None and cfg.get('auto_resume'):
-        resume_from = find_latest_checkpoint(cfg.work_dir)
+        resume_from = find_latest_checkpoint(cfg.work_dir, logger=logger)
         if resume_from is None:
             logger.info(f'auto_resume: no checkpoint in {cfg.work_dir}; starting from scratch')
     if resume_from:

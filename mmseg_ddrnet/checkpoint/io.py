@@ -7,6 +7,7 @@ a checkpoint is never unpickled with arbitrary code.
 import logging
 import os
 import re
+import shutil
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -15,7 +16,8 @@ from torch import nn
 
 from ..utils import CheckpointError, print_log
 from ..utils.dist import unwrap_model
-from ..utils.io import atomic_write
+from ..utils.faults import fault_point
+from ..utils.io import atomic_write, describe_os_error, fsync_dir
 from .safe_load import load_error_reason, load_file  # noqa: F401  (re-exported: the one checkpoint reader)
 
 PathLike = Union[str, os.PathLike]
@@ -75,8 +77,38 @@ def save_checkpoint(state: dict, filename: PathLike) -> None:
             f'cannot save checkpoint {filename}: {unsafe[0]} is a {unsafe[1]}, which torch.load(weights_only=True) '
             'cannot read; store tensors, numbers, strings, lists and dicts only')
     filename = os.fspath(filename)
-    with atomic_write(filename, 'wb') as f:
-        torch.save(state, f)
+    try:
+        with atomic_write(filename, 'wb') as f:
+            torch.save(state, f)
+    except OSError as err:  # full disk, file size limit, unwritable folder: the previous file is intact
+        raise CheckpointError(f'cannot write checkpoint {filename}: {describe_os_error(err)}') from err
+    except RuntimeError as err:  # torch.save wraps the write error of its zip writer
+        cause = err.__cause__ or err.__context__
+        if isinstance(cause, OSError):
+            raise CheckpointError(f'cannot write checkpoint {filename}: {describe_os_error(cause)}') from err
+        raise
+
+
+def link_checkpoint(target: PathLike, link: PathLike) -> None:
+    """Point ``link`` (e.g. ``latest.pth``) at ``target``'s data atomically, as a hard link (a copy where
+    linking is impossible): a temporary name in the same folder, ``os.replace``, then fsync of the folder."""
+    target, link = os.fspath(target), os.fspath(link)
+    tmp = f'{link}.{os.getpid()}.tmp'
+    try:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        try:
+            os.link(target, tmp)
+        except OSError:
+            with open(target, 'rb') as src, atomic_write(tmp, 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+        fault_point(f'link:{os.path.basename(link)}')
+        os.replace(tmp, link)
+    except OSError as err:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise CheckpointError(f'cannot update {link} (-> {target}): {describe_os_error(err)}') from err
+    fsync_dir(os.path.dirname(os.path.abspath(link)))
 
 
 def extract_state_dict(checkpoint: Any, filename: PathLike = '<checkpoint>') -> StateDict:

@@ -2,7 +2,6 @@
 import logging
 import os
 import os.path as osp
-import shutil
 import time
 from typing import Any, Dict, List, Optional, Union
 
@@ -10,17 +9,17 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..checkpoint import extract_state_dict, get_state_dict, load_file, load_state_dict, save_checkpoint
+from ..checkpoint import (LATEST, extract_state_dict, get_state_dict, link_checkpoint, load_file, load_state_dict,
+                          save_checkpoint)
 from ..models import run_train_step
 from ..registry import HOOKS, build_from_cfg
-from ..utils import CheckpointError, ConfigError, get_root_logger
-from ..utils.dist import get_device, get_dist_info, is_distributed, to_device, unwrap_model
+from ..utils import CheckpointError, ConfigError, NumericalError, get_root_logger
+from ..utils.dist import get_device, get_dist_info, in_process_group, is_distributed, to_device, unwrap_model
 from .amp import MixedPrecision
 from .hooks import Hook, get_priority
 from .log_buffer import LogBuffer
 from .rng import get_rng_state, set_rng_state
 
-LATEST = 'latest.pth'
 
 
 class BaseRunner:
@@ -181,18 +180,39 @@ class BaseRunner:
 
         ``filename_tmpl`` gets the epochs done with ``by_epoch`` (default: when it starts with ``epoch``), else
         the iterations. ``latest.pth`` becomes a hard link to it (a copy where links are impossible), replaced
-        atomically.
+        atomically. Non-finite weights are refused (:class:`NumericalError`) rather than written over a good
+        checkpoint. A failed write (full disk, unwritable folder) raises :class:`CheckpointError` on every rank
+        together.
         """
         done = self.completed()
         by_epoch = filename_tmpl.startswith('epoch') if by_epoch is None else by_epoch
         step = done['epoch'] if by_epoch else done['iter']
         path = osp.join(out_dir, filename_tmpl.format(step))
         state = self.checkpoint_state(meta, save_optimizer)
+        bad = [key for key, value in state['state_dict'].items()  # the same weights on every rank (DDP)
+               if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+        if bad:
+            raise NumericalError(f'refusing to save {path}: non-finite weights in {bad[:5]} (iteration '
+                                 f'{done["iter"]}); the previous checkpoints are kept')
+        error: Optional[str] = None
         if self.rank == 0:
-            save_checkpoint(state, path)
-            if latest:
-                _replace_with_link(path, osp.join(out_dir, LATEST))
+            try:
+                save_checkpoint(state, path)
+                if latest:
+                    link_checkpoint(path, osp.join(out_dir, LATEST))
+            except CheckpointError as err:
+                error = str(err)
+        self._agree_on_save(error, path)
         return path
+
+    def _agree_on_save(self, error: Optional[str], path: str) -> None:
+        """Raise the writer's :class:`CheckpointError` on every rank (so none waits for the others forever)."""
+        if in_process_group():
+            messages: List[Optional[str]] = [error]
+            dist.broadcast_object_list(messages, src=0)
+            error = messages[0]
+        if error is not None:
+            raise CheckpointError(error if self.rank == 0 else f'rank 0 could not save {path}: {error}')
 
     def resume(self, checkpoint: str, resume_optimizer: bool = True, map_location: Any = 'cpu',
                unsafe: bool = False) -> None:
@@ -233,15 +253,3 @@ class BaseRunner:
         if self._resume_rng is not None:
             set_rng_state(self._resume_rng)
             self._resume_rng = None
-
-
-def _replace_with_link(target: str, link: str) -> None:
-    """Point ``link`` at ``target``'s data atomically: a hard link, or a copy where linking fails."""
-    tmp = f'{link}.{os.getpid()}.tmp'
-    if osp.lexists(tmp):
-        os.remove(tmp)
-    try:
-        os.link(target, tmp)
-    except OSError:
-        shutil.copyfile(target, tmp)
-    os.replace(tmp, link)

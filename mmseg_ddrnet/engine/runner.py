@@ -6,6 +6,7 @@ from torch.utils.data import DataLoader
 
 from ..registry import HOOKS, RUNNERS, build_from_cfg
 from ..utils import ConfigError
+from ..utils.faults import fault_point
 from .base_runner import BaseRunner
 from .data_iter import IterLoader, epoch_iterator
 from .hooks import CheckpointHook, IterTimerHook
@@ -82,6 +83,7 @@ class _TrainingRunner(BaseRunner):
         self._in_iter = True
         self.call_hook('before_train_iter')
         self.outputs = self.run_iter(data_batch, train_mode=True)
+        fault_point(f'train_iter:{self.iter + 1}')
         self.call_hook('after_train_iter')
         del self.data_batch
         self._iter += 1

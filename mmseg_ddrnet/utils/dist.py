@@ -149,6 +149,11 @@ def is_distributed() -> bool:
     return get_dist_info()[1] > 1
 
 
+def in_process_group() -> bool:
+    """Whether a process group is initialised (even of one rank): collectives must then be called by every rank."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def is_main_process() -> bool:
     return get_dist_info()[0] == 0
 

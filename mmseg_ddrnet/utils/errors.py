@@ -32,3 +32,8 @@ class DataError(MMSegDDRNetError, ValueError):
 
 class DistributedError(MMSegDDRNetError, RuntimeError):
     """A collective operation failed: another rank died, hung past the collective timeout or is unreachable."""
+
+
+class NumericalError(MMSegDDRNetError, ArithmeticError):
+    """Training produced a non-finite loss or gradient (lower the learning rate, check the data, or set
+    ``nan_policy``)."""

@@ -182,8 +182,10 @@ def test_tools_exit_1_with_one_line(files, capsys, tmp_path, name):
     shutil.copy(path, auto / 'iter_2.pth')
     runs = [(train, [config, '--work-dir', str(tmp_path / 'w'), '--no-validate', '--load-from', path]),
             (train, [config, '--work-dir', str(tmp_path / 'w'), '--no-validate', '--resume-from', path]),
-            (train, [config, '--work-dir', str(auto), '--no-validate', '--auto-resume']),
             (test, [config, path, '--eval', 'mIoU'])]
+    if name not in ('truncated', 'text'):  # auto-resume skips a file that is no checkpoint zip, with a warning
+        # (tests/engine/test_faults.py); the loaders see only complete ones
+        runs.append((train, [config, '--work-dir', str(auto), '--no-validate', '--auto-resume']))
     runs.append((convert, ['--src-format', 'mmseg', path, str(tmp_path / 'out.pth')]))
     for tool, argv in runs:
         code, lines = _cli(capsys, tool, argv)

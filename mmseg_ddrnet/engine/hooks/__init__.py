@@ -13,6 +13,7 @@ from .momentum_updater import MomentumUpdaterHook
 from .optimizer import GradientCumulativeOptimizerHook, OptimizerHook
 from .mlflow_logger import MlflowLoggerHook
 from .profiler import ProfilerHook
+from .signals import SignalHook
 from .sync import DistSamplerSeedHook, SyncBuffersHook
 from .tensorboard import TensorboardLoggerHook
 from .wandb_logger import WandbLoggerHook
@@ -20,4 +21,5 @@ from .wandb_logger import WandbLoggerHook
 __all__ = ['Hook', 'Priority', 'get_priority', 'CheckpointHook', 'EvalHook', 'DistEvalHook', 'IterTimerHook',
            'LoggerHook', 'TextLoggerHook', 'TensorboardLoggerHook', 'LrUpdaterHook', 'OptimizerHook',
            'GradientCumulativeOptimizerHook', 'EmptyCacheHook', 'MomentumUpdaterHook', 'ClosureHook', 'EMAHook',
-           'MlflowLoggerHook', 'ProfilerHook', 'DistSamplerSeedHook', 'SyncBuffersHook', 'WandbLoggerHook']
+           'MlflowLoggerHook', 'ProfilerHook', 'DistSamplerSeedHook', 'SyncBuffersHook', 'WandbLoggerHook',
+           'SignalHook']

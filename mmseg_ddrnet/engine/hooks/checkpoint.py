@@ -1,8 +1,10 @@
 """Saves ``iter_N.pth`` / ``epoch_N.pth`` and ``latest.pth`` periodically, keeping at most ``max_keep_ckpts``."""
 import os
 import os.path as osp
-from typing import Optional
+import re
+from typing import List, Optional
 
+from ...checkpoint import LATEST
 from ...registry import HOOKS
 from ...utils import ConfigError
 from ...utils.dist import allreduce_buffers
@@ -66,6 +68,7 @@ class CheckpointHook(Hook):
         self.out_dir = run_out_dir(self.out_dir, runner.work_dir)
         if runner.rank == 0:
             runner.logger.info(f'Checkpoints will be saved to {self.out_dir}')
+            remove_stale_temp_files(self.out_dir, runner.logger)
 
     def after_train_iter(self, runner) -> None:
         if self.by_epoch:
@@ -91,7 +94,40 @@ class CheckpointHook(Hook):
             return
         if self.max_keep_ckpts > 0 and self.interval > 0:
             oldest_kept = step - (self.max_keep_ckpts - 1) * self.interval
-            for old in range(oldest_kept - self.interval, 0, -self.interval):
-                path = osp.join(self.out_dir, filename_tmpl.format(old))
-                if osp.exists(path):
-                    os.remove(path)
+            olds = [osp.join(self.out_dir, filename_tmpl.format(old))
+                    for old in range(oldest_kept - self.interval, 0, -self.interval)]
+            remove_unreferenced(olds, self.out_dir, runner.logger)
+
+
+def remove_stale_temp_files(folder: str, logger=None) -> None:
+    """Remove the temporary checkpoint files a killed run left (``.iter_N.pth.*.tmp``, ``latest.pth.*.tmp``)."""
+    if not osp.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        if name.endswith('.tmp') and (re.fullmatch(r'\..+\.pth\.\w+\.tmp', name) or name.startswith(LATEST + '.')):
+            os.remove(osp.join(folder, name))
+            if logger is not None:
+                logger.info(f'removed {osp.join(folder, name)}, left by an interrupted checkpoint write')
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return osp.samefile(a, b)
+    except OSError:
+        return False
+
+
+def remove_unreferenced(paths: List[str], folder: str, logger=None) -> None:
+    """Remove the existing ``paths``, except a file that ``latest.pth`` or a ``best_*.pth`` in ``folder`` is
+    (a hard link, or a symlink pointing at it): those are kept, with a log line."""
+    refs = [osp.join(folder, name) for name in os.listdir(folder)
+            if name == LATEST or (name.startswith('best_') and name.endswith('.pth'))]
+    for path in paths:
+        if not osp.exists(path):
+            continue
+        keeper = next((ref for ref in refs if osp.abspath(ref) != osp.abspath(path) and _same_file(ref, path)), None)
+        if keeper is not None:
+            if logger is not None:
+                logger.info(f'max_keep_ckpts: keeping {path}: {keeper} points to it')
+            continue
+        os.remove(path)
