@@ -143,11 +143,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args)
     distributed = _setup_distributed(args, cfg)
-    try:
-        return _train(args, cfg, distributed)
-    finally:
-        if distributed and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    code = _train(args, cfg, distributed)
+    # after a normal end only: on an error each rank must print its line at once (torchrun stops the others
+    # as soon as one exits); a group left undestroyed at exit hung a torchrun-restarted worker group
+    if distributed and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return code
 
 
 def _train(args: argparse.Namespace, cfg: Config, distributed: bool) -> int:
