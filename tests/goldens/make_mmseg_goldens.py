@@ -6,7 +6,7 @@ Run it with the reference Python (``bash ../shared/reference/setup_mmseg_referen
         tests/goldens/mmseg_1.2.2.npz
 
 The inputs and the reference-side code are in ``mmseg_side.py``; the file holds only mmseg's outputs (and the
-state-dict key list of each model), about 50 kB.
+state-dict key list of each model), about 100 kB.
 """
 import os.path as osp
 import sys
@@ -27,6 +27,7 @@ def main(out: str) -> None:
         goldens.update(mmseg_side.dump_model(variant))
     goldens.update(mmseg_side.dump_losses())
     goldens.update(mmseg_side.dump_metrics_and_transforms())
+    goldens.update(mmseg_side.dump_extra_transforms())
     np.savez_compressed(out, **goldens)
     print(f'wrote {len(goldens)} arrays to {out} (mmseg {mmseg.__version__}, torch {torch.__version__})')
 

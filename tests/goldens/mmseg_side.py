@@ -80,6 +80,39 @@ def metric_inputs() -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     return preds, gts, img
 
 
+#: The same calls on both sides: ``T`` is mmseg's transforms module there, this package's pipelines here; ``data`` is
+#: extra_transform_inputs() and ``out`` collects the results.
+EXTRA_TRANSFORM_CALLS = r'''
+def sample(img='img', seg='seg'):
+    return dict(img=data[img].copy(), gt_semantic_seg=data[seg].copy(), seg_fields=['gt_semantic_seg'])
+def keep(name, results):
+    out[name + '_img'], out[name + '_seg'] = results['img'], results.get('gt_semantic_seg', np.zeros(0))
+keep('multiple', T.ResizeToMultiple(size_divisor=8)(sample()))
+keep('rerange', T.Rerange(-1, 2)(sample()))
+keep('clahe', T.CLAHE(clip_limit=3.0, tile_grid_size=(4, 4))(sample()))
+keep('gray', T.RGB2Gray(out_channels=2)(sample()))
+keep('gamma', T.AdjustGamma(gamma=1.7)(sample()))
+keep('segrescale', T.SegRescale(scale_factor=0.5)(sample()))
+for seed in range(6):
+    np.random.seed(seed)
+    keep(f'rotate{seed}', T.RandomRotate(prob=0.5, degree=30, pad_val=0, seg_pad_val=255)(sample()))
+    np.random.seed(seed)
+    keep(f'cutout{seed}', T.RandomCutOut(prob=0.7, n_holes=(1, 4), cutout_ratio=[(0.2, 0.3), (0.4, 0.1)],
+                                         fill_in=(1, 2, 3), seg_fill_in=255)(sample()))
+    np.random.seed(seed)
+    mix = [sample('img2', 'seg2'), sample('img3', 'seg3'), sample()]
+    keep(f'mosaic{seed}', T.RandomMosaic(prob=0.7, img_scale=(8, 10))(dict(sample(), mix_results=mix)))
+'''
+
+
+def extra_transform_inputs() -> Dict[str, np.ndarray]:
+    """Small images and label maps for the 0.x transforms of EXTRA_TRANSFORM_CALLS."""
+    rng = np.random.default_rng(1)
+    return dict(img=rng.integers(0, 256, (13, 21, 3), dtype=np.uint8), seg=rng.integers(0, 6, (13, 21), dtype=np.uint8),
+                img2=rng.integers(0, 256, (5, 9, 3), dtype=np.uint8), seg2=rng.integers(0, 6, (5, 9), dtype=np.uint8),
+                img3=rng.integers(0, 256, (20, 6, 3), dtype=np.uint8), seg3=rng.integers(0, 6, (20, 6), dtype=np.uint8))
+
+
 # ---------------------------------------------------------------- run in the reference Python only
 
 def dump_model(variant: str) -> Dict[str, np.ndarray]:
@@ -143,3 +176,12 @@ def dump_metrics_and_transforms() -> Dict[str, np.ndarray]:
         out[f'photo{seed}'] = PhotoMetricDistortion()(dict(img=img.copy()))['img'].astype(np.uint8)
     out['resize'] = Resize(scale=(100, 30), keep_ratio=True)(dict(img=img.copy()))['img']
     return out
+
+
+def dump_extra_transforms() -> Dict[str, np.ndarray]:
+    """mmseg's ResizeToMultiple, Rerange, CLAHE, RGB2Gray, AdjustGamma, SegRescale, RandomRotate, RandomCutOut and
+    RandomMosaic on extra_transform_inputs() (EXTRA_TRANSFORM_CALLS)."""
+    from mmseg.datasets import transforms
+    out: Dict[str, np.ndarray] = {}
+    exec(EXTRA_TRANSFORM_CALLS, dict(T=transforms, np=np, data=extra_transform_inputs(), out=out))  # noqa: S102
+    return {f'extra_{k}': v for k, v in out.items()}

@@ -2,12 +2,11 @@
 
 ``mmseg_1.2.2.npz`` holds mmseg's outputs for the inputs of ``mmseg_side.py`` (made by ``make_mmseg_goldens.py``
 in the reference Python): DDRNet-23-slim and DDRNet-23 logits with weights drawn from each tensor's name, the
-losses and their gradients, the metrics, PhotoMetricDistortion and Resize. Where the reference is installed,
+losses and their gradients, the metrics, PhotoMetricDistortion, Resize and the other 0.x transforms. Where the reference is installed,
 ``test_goldens_are_what_mmseg_computes`` regenerates them and compares with the committed file.
 """
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 import mmseg_side
 from mmseg_ddrnet import ops
 from mmseg_ddrnet.core.evaluation import confusion_to_metrics, image_confusion_matrix
+from mmseg_ddrnet.datasets import pipelines
 from mmseg_ddrnet.datasets.pipelines import PhotoMetricDistortion, Resize
 from mmseg_ddrnet.models import build_segmentor
 
@@ -99,6 +99,17 @@ def test_transforms_match_mmseg(goldens):
         theirs = goldens[f'photo{seed}'].astype(int)
         # the same random draws in the same order; float64 vs float32 arithmetic may round a level apart
         assert np.abs(ours - theirs).max() <= 1 and (ours == theirs).mean() > 0.99, seed
+
+
+def test_extra_transforms_match_mmseg(goldens):
+    out = {}
+    data = mmseg_side.extra_transform_inputs()
+    exec(mmseg_side.EXTRA_TRANSFORM_CALLS, dict(T=pipelines, np=np, data=data, out=out))  # noqa: S102
+    theirs = {k[len('extra_'):]: v for k, v in goldens.items() if k.startswith('extra_')}
+    assert set(out) == set(theirs)
+    for key, value in theirs.items():
+        assert out[key].shape == value.shape and out[key].dtype == value.dtype, key
+        np.testing.assert_array_equal(out[key], value, err_msg=key)
 
 
 @pytest.mark.slow
