@@ -11,7 +11,8 @@ from typing import Dict, Sequence, Tuple
 import numpy as np
 
 #: mmseg 1.2.2 keeps the auxiliary branch inside the decode head; this package has a separate 0.x auxiliary_head.
-MMSEG_TO_OURS = {'decode_head.aux_head.': 'auxiliary_head.head.', 'decode_head.aux_cls_seg.': 'auxiliary_head.conv_seg.'}
+MMSEG_TO_OURS = {'decode_head.aux_head.': 'auxiliary_head.head.',
+                 'decode_head.aux_cls_seg.': 'auxiliary_head.conv_seg.'}
 #: variant -> (backbone channels, head channels), as mmseg's DDRNet-23-slim and DDRNet-23 configs
 VARIANTS = {'slim': (32, 64), '23': (64, 128)}
 NUM_CLASSES, IMAGE_HW, WEIGHT_SEED = 19, (64, 128), 2024

@@ -2,8 +2,8 @@
 
 ``mmseg_1.2.2.npz`` holds mmseg's outputs for the inputs of ``mmseg_side.py`` (made by ``make_mmseg_goldens.py``
 in the reference Python): DDRNet-23-slim and DDRNet-23 logits with weights drawn from each tensor's name, the
-losses and their gradients, the metrics, PhotoMetricDistortion, Resize and the other 0.x transforms. Where the reference is installed,
-``test_goldens_are_what_mmseg_computes`` regenerates them and compares with the committed file.
+losses and their gradients, the metrics, PhotoMetricDistortion, Resize and the other 0.x transforms. Where the
+reference is installed, ``test_goldens_are_what_mmseg_computes`` regenerates them and compares them with the file.
 """
 import os
 import subprocess
