@@ -13,7 +13,7 @@ Examples::
 import argparse
 from typing import Optional, Sequence
 
-from mmseg_ddrnet.engine.convert import SRC_FORMATS, convert_checkpoint
+from mmseg_ddrnet.models.convert import SRC_FORMATS, convert_checkpoint
 from mmseg_ddrnet.utils import ConfigError, run_cli
 
 

@@ -22,18 +22,16 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mmseg_ddrnet.apis.test import multi_gpu_test, single_gpu_test  # noqa: E402
+from mmseg_ddrnet.evaluation import multi_gpu_test, single_gpu_test  # noqa: E402
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
-from mmseg_ddrnet.datasets import build_dataloader, build_dataset  # noqa: E402
-from mmseg_ddrnet.engine.checkpoint import load_checkpoint  # noqa: E402
-from mmseg_ddrnet.engine.dist import LAUNCHERS, get_dist_info, init_dist  # noqa: E402
-from mmseg_ddrnet.models import build_segmentor  # noqa: E402
+from mmseg_ddrnet.apis.inference import build_segmentor_from_checkpoint  # noqa: E402
+from mmseg_ddrnet.datasets import build_dataloader, build_dataset, loader_args  # noqa: E402
+from mmseg_ddrnet.utils.dist import LAUNCHERS, get_dist_info, init_dist  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
 METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-SPLIT_KEYS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'test_dataloader')
 CITYSCAPES_TMPDIR = '.format_cityscapes'
 
 
@@ -145,24 +143,13 @@ def select_device(args: argparse.Namespace, distributed: bool) -> torch.device:
 
 def build_test_loader(cfg: Config, dataset: Any, distributed: bool) -> Any:
     """The test loader: the ``data`` settings, one image per GPU, no shuffling, ``data.test_dataloader`` on top."""
-    loader_cfg = dict(num_gpus=1, dist=distributed, shuffle=False)
-    loader_cfg.update({k: v for k, v in cfg.data.items() if k not in SPLIT_KEYS})
-    loader_cfg.update(samples_per_gpu=1, shuffle=False)
-    loader_cfg.update(cfg.data.get('test_dataloader', {}))
-    return build_dataloader(dataset, **loader_cfg)
+    return build_dataloader(dataset, **loader_args(cfg.data, 'test', dict(num_gpus=1, dist=distributed, shuffle=False),
+                                                   dict(samples_per_gpu=1, shuffle=False)))
 
 
 def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device) -> torch.nn.Module:
     """The segmentor with the checkpoint's weights; CLASSES and PALETTE from its meta, else from the dataset."""
-    model = build_segmentor(cfg.model, test_cfg=cfg.get('test_cfg'))
-    meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta') or {}
-    for key in ('CLASSES', 'PALETTE'):
-        if key in meta:
-            setattr(model, key, meta[key])
-        else:
-            print_log(f'"{key}" not found in the checkpoint meta, using dataset.{key} instead')
-            setattr(model, key, getattr(dataset, key, None))
-    return model.to(device)
+    return build_segmentor_from_checkpoint(cfg, checkpoint, dataset, verbose=True).to(device)
 
 
 def _metrics_json_path(args: argparse.Namespace, cfg: Config) -> str:

@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import torch  # noqa: E402
 
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
-from mmseg_ddrnet.engine.dist import LAUNCHERS  # noqa: E402
+from mmseg_ddrnet.utils.dist import LAUNCHERS  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
@@ -103,7 +103,7 @@ def _setup_distributed(args: argparse.Namespace, cfg: Config) -> bool:
     """Initialise the process group for ``--launcher``; returns whether training is distributed."""
     if args.launcher == 'none':
         return False
-    from mmseg_ddrnet.engine.dist import default_backend, get_dist_info, init_dist
+    from mmseg_ddrnet.utils.dist import default_backend, get_dist_info, init_dist
     backend = args.dist_backend or (cfg.get('dist_params') or {}).get('backend') or default_backend()
     if backend == 'nccl' and not torch.cuda.is_available() and args.dist_backend is None:
         warn_once('dist_params.backend is nccl but CUDA is not available: using gloo')
@@ -130,8 +130,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     distributed = _setup_distributed(args, cfg)
 
     from mmseg_ddrnet.apis.train import init_random_seed, set_random_seed, train_segmentor
-    from mmseg_ddrnet.engine.dist import get_dist_info
-    from mmseg_ddrnet.engine.env import collect_env, format_env
+    from mmseg_ddrnet.utils.dist import get_dist_info
+    from mmseg_ddrnet.utils.env import collect_env, format_env
     from mmseg_ddrnet.models import build_segmentor
 
     os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)

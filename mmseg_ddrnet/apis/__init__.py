@@ -3,7 +3,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    'init_segmentor': '.inference', 'inference_segmentor': '.inference', 'show_result': '.inference',
+    'init_segmentor': '.inference', 'build_segmentor_from_checkpoint': '.inference',
+    'inference_segmentor': '.inference', 'show_result': '.inference',
     'show_result_pyplot': '.inference',
     'single_gpu_test': '.test', 'multi_gpu_test': '.test',
     'train_segmentor': '.train', 'init_random_seed': '.train', 'set_random_seed': '.train',

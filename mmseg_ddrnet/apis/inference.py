@@ -9,7 +9,6 @@ As mmsegmentation 0.x's ``mmseg.apis.inference``::
 import os
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -18,12 +17,12 @@ from tqdm import tqdm
 from ..config import Config
 from ..datasets import collate
 from ..datasets.pipelines import Compose
-from ..datasets.pipelines.image_io import imread
-from ..engine.checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint
 from ..models import build_segmentor
 from ..registry import DATASETS
-from ..utils import ConfigError, DataError
-from .test import get_palette, overlay_segmentation
+from ..utils import ConfigError, print_log
+from ..utils.dist import model_device, to_device
+from ..visualization import as_bgr_image, paint_result
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
 _PROGRESS_MIN_IMAGES = 8  # show a progress bar for longer lists
@@ -47,13 +46,27 @@ def _check_device(device: Union[str, torch.device]) -> torch.device:
     return device
 
 
-def _classes_and_palette(config: Config, meta: dict) -> Tuple[Optional[list], Optional[list]]:
-    """``CLASSES``/``PALETTE`` from the checkpoint's meta, else from the test dataset's class."""
+def _test_dataset_class(config: Config) -> Optional[type]:
     test_data = config.get('data', {}).get('test')
-    dataset_cls = DATASETS.get(test_data.get('type', '')) if isinstance(test_data, dict) else None
-    classes = meta.get('CLASSES', getattr(dataset_cls, 'CLASSES', None))
-    palette = meta.get('PALETTE', getattr(dataset_cls, 'PALETTE', None))
-    return classes, palette
+    return DATASETS.get(test_data.get('type', '')) if isinstance(test_data, dict) else None
+
+
+def build_segmentor_from_checkpoint(config: Config, checkpoint: Optional[Union[str, os.PathLike]],
+                                    dataset: Any = None, verbose: bool = False) -> nn.Module:
+    """The segmentor of ``config.model`` (with ``test_cfg``) holding ``checkpoint``'s weights, on the CPU.
+
+    ``model.CLASSES``/``model.PALETTE`` come from the checkpoint's meta, else from ``dataset`` (a dataset or a
+    dataset class); ``verbose`` logs that fallback. Shared by :func:`init_segmentor` and ``tools/test.py``.
+    """
+    model = build_segmentor(config.model, test_cfg=config.get('test_cfg'))
+    meta = {}
+    if checkpoint is not None:
+        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta') or {}
+    for key in ('CLASSES', 'PALETTE'):
+        if key not in meta and verbose:
+            print_log(f'"{key}" not found in the checkpoint meta, using dataset.{key} instead')
+        setattr(model, key, meta[key] if key in meta else getattr(dataset, key, None))
+    return model
 
 
 def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional[Union[str, os.PathLike]] = None,
@@ -72,11 +85,7 @@ def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional
     config.model.pretrained = None
     config.model.train_cfg = None
     device = _check_device(device)
-    model = build_segmentor(config.model, test_cfg=config.get('test_cfg'))
-    meta = {}
-    if checkpoint is not None:
-        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta') or {}
-    model.CLASSES, model.PALETTE = _classes_and_palette(config, meta)
+    model = build_segmentor_from_checkpoint(config, checkpoint, _test_dataset_class(config))
     model.cfg = config
     return model.to(device).eval()
 
@@ -89,16 +98,8 @@ class LoadImage:
     """
 
     def __call__(self, results: dict) -> dict:
-        img = results['img']
-        if isinstance(img, (str, os.PathLike)):
-            filename = os.fspath(img)
-            img = imread(filename)
-        elif isinstance(img, np.ndarray):
-            filename = None
-            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-                raise DataError(f'an image array must be HxWx3 uint8 (BGR), got shape {img.shape} {img.dtype}')
-        else:
-            raise DataError(f'an image must be a file path or an HxWx3 BGR uint8 array, got {type(img).__name__}')
+        filename = os.fspath(results['img']) if isinstance(results['img'], (str, os.PathLike)) else None
+        img = as_bgr_image(results['img'])
         results.update(
             filename=filename, ori_filename=filename, img=img, img_shape=img.shape, ori_shape=img.shape,
             pad_shape=img.shape, scale_factor=1.0,
@@ -118,17 +119,6 @@ def build_inference_pipeline(config: Config) -> Compose:
     return Compose([LoadImage()] + steps[1:])
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device('cpu')
-
-
-def _to_device(data: dict, device: torch.device) -> dict:
-    imgs = data['img']
-    data['img'] = [t.to(device) for t in imgs] if isinstance(imgs, list) else imgs.to(device)
-    return data
-
-
 def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageLike]]) -> List[np.ndarray]:
     """Segment an image (a path or an HxWx3 BGR uint8 array) or a list of them.
 
@@ -140,25 +130,13 @@ def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageL
         raise ConfigError('the model has no .cfg; build it with init_segmentor(config, checkpoint)')
     pipeline = build_inference_pipeline(config)
     images = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
-    device = _device_of(model)
+    device = model_device(model)
     results: List[np.ndarray] = []
     for img in tqdm(images, desc='inference', unit='img', disable=len(images) < _PROGRESS_MIN_IMAGES):
-        data = _to_device(collate([pipeline({'img': img})]), device)
+        data = to_device(collate([pipeline({'img': img})]), device)
         with torch.no_grad():
             results.extend(model(return_loss=False, rescale=True, **data))
     return results
-
-
-def _label_map(result: Union[np.ndarray, Sequence[np.ndarray]]) -> np.ndarray:
-    """One label map from ``result`` (a map, or the list :func:`inference_segmentor` returns)."""
-    if isinstance(result, (list, tuple)):
-        if len(result) != 1:
-            raise DataError(f'show_result paints one image: got {len(result)} results')
-        result = result[0]
-    seg = np.asarray(result)
-    if seg.ndim != 2:
-        raise DataError(f'a segmentation result must be an HxW label map, got shape {seg.shape}')
-    return seg
 
 
 def show_result(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Sequence[np.ndarray]],
@@ -169,21 +147,7 @@ def show_result(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Sequ
     ``palette`` (RGB per class) defaults to ``model.PALETTE``, else a fixed random one; ``opacity`` is the
     weight of the colours. Returns the painted BGR ``uint8`` image.
     """
-    if not 0 < opacity <= 1:
-        raise ConfigError(f'opacity must be in (0, 1], got {opacity}')
-    image = LoadImage()({'img': img})['img']
-    seg = _label_map(result)
-    colours = get_palette(model, None) if palette is None else np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
-    if image.shape[:2] != seg.shape:
-        raise DataError(f'the image ({image.shape[0]}x{image.shape[1]}) and the result '
-                        f'({seg.shape[0]}x{seg.shape[1]}) differ in size')
-    painted = overlay_segmentation(image, seg, colours, opacity)
-    if out_file is not None:
-        out_file = os.fspath(out_file)
-        os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)
-        if not cv2.imwrite(out_file, painted):
-            raise DataError(f'cannot write {out_file} (unknown image extension or unwritable folder)')
-    return painted
+    return paint_result(model, img, result, palette=palette, opacity=opacity, out_file=out_file)
 
 
 def show_result_pyplot(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Sequence[np.ndarray]],
@@ -206,5 +170,6 @@ def show_result_pyplot(model: nn.Module, img: ImageLike, result: Union[np.ndarra
     return painted
 
 
-__all__: List[Any] = ['init_segmentor', 'inference_segmentor', 'show_result', 'show_result_pyplot', 'LoadImage',
+__all__: List[Any] = ['init_segmentor', 'build_segmentor_from_checkpoint', 'inference_segmentor',
+                      'show_result', 'show_result_pyplot', 'LoadImage',
                       'build_inference_pipeline']

@@ -9,10 +9,11 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..core.hooks import DistEvalHook, EvalHook
+from ..engine.hooks import DistEvalHook, EvalHook
+from ..datasets import build_dataloader, build_dataset, loader_args
 from ..engine.amp import build_mixed_precision
-from ..engine.checkpoint import load_checkpoint
-from ..engine.dist import get_device
+from ..checkpoint import load_checkpoint
+from ..utils.dist import get_device
 from ..engine.optimizer import build_optimizer
 from ..engine.rng import init_random_seed, set_random_seed
 from ..models.utils import revert_sync_batchnorm
@@ -22,7 +23,6 @@ from ..version import __version__
 
 __all__ = ['train_segmentor', 'init_random_seed', 'set_random_seed', 'find_latest_checkpoint']
 
-_LOADER_SECTIONS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'test_dataloader')
 _FP16_HOOK_KEYS = ('loss_scale', 'distributed', 'coalesce', 'bucket_size_mb')
 
 
@@ -42,9 +42,8 @@ def find_latest_checkpoint(path: str, suffix: str = 'pth') -> Optional[str]:
 def _loader_cfgs(cfg: Any, distributed: bool) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Arguments of ``build_dataloader`` for the training and the validation loaders (0.x precedence)."""
     common = dict(num_gpus=len(cfg.get('gpu_ids') or [0]), dist=distributed, seed=cfg.get('seed'), drop_last=True)
-    common.update({k: v for k, v in cfg.data.items() if k not in _LOADER_SECTIONS})
-    train = {**common, **cfg.data.get('train_dataloader', {})}
-    val = {**common, 'samples_per_gpu': 1, 'shuffle': False, 'drop_last': False, **cfg.data.get('val_dataloader', {})}
+    train = loader_args(cfg.data, 'train', common)
+    val = loader_args(cfg.data, 'val', common, dict(samples_per_gpu=1, shuffle=False, drop_last=False))
     return train, val
 
 
@@ -125,8 +124,6 @@ def _checkpoint_meta(cfg: Any, dataset: Any, extra: dict) -> Dict[str, Any]:
 def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool = False, validate: bool = False,
                     timestamp: Optional[str] = None, meta: Optional[dict] = None) -> None:
     """Train ``model`` on ``dataset`` (one per workflow phase) as configured by ``cfg`` (mmseg 0.x keys)."""
-    from ..datasets import build_dataloader, build_dataset  # heavy; import on use
-
     _check_unsupported(cfg)
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets: List[Any] = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]

@@ -101,6 +101,23 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
                       persistent_workers=persistent_workers and num_workers > 0, **kwargs)
 
 
+LOADER_SECTIONS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def loader_args(data_cfg: Dict[str, Any], split: str, defaults: Optional[dict] = None,
+                overrides: Optional[dict] = None) -> Dict[str, Any]:
+    """The ``build_dataloader`` arguments of ``split`` (``'train'``, ``'val'``, ``'test'``) with mmseg 0.x precedence.
+
+    From lowest to highest: ``defaults``, the keys of the ``data`` section shared by every split
+    (``samples_per_gpu``, ``workers_per_gpu``, ...), ``overrides``, then ``data.<split>_dataloader``.
+    """
+    args = dict(defaults or {})
+    args.update({k: v for k, v in data_cfg.items() if k not in LOADER_SECTIONS})
+    args.update(overrides or {})
+    args.update(data_cfg.get(f'{split}_dataloader', {}))
+    return args
+
+
 def _pad_stack(tensors: Sequence[torch.Tensor], pad_value: float) -> torch.Tensor:
     """Stack ``[C, H, W]`` tensors, padding each at the bottom/right to the largest H and W."""
     if all(t.shape == tensors[0].shape for t in tensors):

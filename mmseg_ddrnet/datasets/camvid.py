@@ -1,5 +1,5 @@
 """``CamVidDataset``: the SegNet CamVid layout (``train/`` + ``trainannot/``, same file names)."""
-from ..core.evaluation import CAMVID_CLASSES, CAMVID_PALETTE
+from ..metrics import CAMVID_CLASSES, CAMVID_PALETTE
 from ..registry import DATASETS
 from .custom import CustomDataset
 

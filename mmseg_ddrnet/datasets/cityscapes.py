@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..core.evaluation import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, evaluate_cityscapes
+from ..metrics import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, evaluate_cityscapes
 from ..registry import DATASETS
 from ..utils import ConfigError, DataError
 from .custom import CustomDataset

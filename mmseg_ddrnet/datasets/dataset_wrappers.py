@@ -6,7 +6,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..registry import DATASETS, PIPELINES, build_from_cfg
-from ..core.evaluation import sum_confusion
+from ..metrics import sum_confusion
 from ..utils import ConfigError, DataError
 from .samplers import sample_random_state, with_index
 

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..core.evaluation import confusion_to_metrics, image_confusion_matrix, metric_tables, sum_confusion, summarize
-from ..core.evaluation.metrics import ALLOWED_METRICS
+from ..metrics import confusion_to_metrics, image_confusion_matrix, metric_tables, sum_confusion, summarize
+from ..metrics.confusion import ALLOWED_METRICS
 from ..utils import ConfigError, DataError, print_log
 
 _PROGRESS_FROM = 100  # show a progress bar when evaluating at least this many label maps

@@ -6,7 +6,7 @@ from typing import List, Optional, Tuple
 from tqdm import tqdm
 
 from ..utils import DataError
-from .pipelines.image_io import image_size
+from ..utils.image_io import image_size
 
 _PROGRESS_FROM = 2000  # show a progress bar for datasets at least this large
 

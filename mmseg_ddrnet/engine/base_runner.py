@@ -2,6 +2,7 @@
 import logging
 import os
 import os.path as osp
+import shutil
 import time
 from typing import Any, Dict, List, Optional, Union
 
@@ -9,22 +10,17 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..core.hooks import Hook, get_priority
+from ..checkpoint import extract_state_dict, get_state_dict, load_file, load_state_dict, save_checkpoint
+from ..models import run_train_step
 from ..registry import HOOKS, build_from_cfg
 from ..utils import CheckpointError, ConfigError, get_root_logger
+from ..utils.dist import get_device, get_dist_info, is_distributed, to_device, unwrap_model
 from .amp import MixedPrecision
-from .checkpoint import (extract_state_dict, get_state_dict, load_file, load_state_dict, save_checkpoint,
-                         unwrap_model)
-from .dist import get_device, get_dist_info, is_distributed, to_device
+from .hooks import Hook, get_priority
 from .log_buffer import LogBuffer
 from .rng import get_rng_state, set_rng_state
 
 LATEST = 'latest.pth'
-
-
-def _parse_losses(losses: Dict[str, Any]):
-    from ..models import parse_losses  # the model package is heavy; import on first use
-    return parse_losses(losses)
 
 
 class BaseRunner:
@@ -133,15 +129,11 @@ class BaseRunner:
     # ------------------------------------------------------------------ one step
     def run_iter(self, data_batch: Dict[str, Any], train_mode: bool) -> Dict[str, Any]:
         """Forward one batch and parse its losses; the backward pass is the optimizer hook's."""
-        batch = to_device(data_batch, self.device)
-        with self.amp.autocast():
-            losses = self.model(**batch)
-        loss, log_vars = _parse_losses(losses)
+        outputs = run_train_step(self.model, to_device(data_batch, self.device), self.amp.autocast())
         if not train_mode:
-            log_vars = {f'{key}_val': value for key, value in log_vars.items()}
-        num_samples = len(batch['img_metas'])
-        self.log_buffer.update(log_vars, num_samples)
-        return dict(loss=loss, log_vars=log_vars, num_samples=num_samples)
+            outputs['log_vars'] = {f'{key}_val': value for key, value in outputs['log_vars'].items()}
+        self.log_buffer.update(outputs['log_vars'], outputs['num_samples'])
+        return outputs
 
     def broadcast_buffers(self) -> None:
         """Copy rank 0's buffers (BN running statistics) to every rank."""
@@ -236,6 +228,5 @@ def _replace_with_link(target: str, link: str) -> None:
     try:
         os.link(target, tmp)
     except OSError:
-        import shutil
         shutil.copyfile(target, tmp)
     os.replace(tmp, link)

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from ..utils import DataError
-from .dist import get_dist_info
+from ..utils.dist import get_dist_info
 
 
 def _epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:

@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
-from .dist import broadcast_object, get_dist_info
+from ..utils.dist import broadcast_object, get_dist_info
 
 
 def set_random_seed(seed: int, deterministic: bool = False) -> None:

@@ -4,12 +4,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch.utils.data import DataLoader
 
-from ..core.hooks import CheckpointHook, IterTimerHook, LrUpdaterHook
-from ..registry import HOOKS, build_from_cfg
+from ..registry import HOOKS, RUNNERS, build_from_cfg
 from ..utils import ConfigError
 from .base_runner import BaseRunner
 from .data_iter import IterLoader, epoch_iterator
-from .lr_schedule import build_lr_schedule
+from .hooks import CheckpointHook, IterTimerHook, LrUpdaterHook
+from .lr import build_lr_schedule
 
 Workflow = Sequence[Tuple[str, int]]
 
@@ -90,6 +90,7 @@ class _TrainingRunner(BaseRunner):
         self.logger.info(f'workflow: {list(workflow)}, max: {length}')
 
 
+@RUNNERS.register_module()
 class IterBasedRunner(_TrainingRunner):
     """Trains for ``max_iters`` iterations, cycling over the data loaders (mmcv 1.x ``IterBasedRunner``)."""
 
@@ -145,6 +146,7 @@ class IterBasedRunner(_TrainingRunner):
         self.call_hook('after_val_epoch')
 
 
+@RUNNERS.register_module()
 class EpochBasedRunner(_TrainingRunner):
     """Trains for ``max_epochs`` epochs (mmcv 1.x ``EpochBasedRunner``)."""
 
@@ -196,16 +198,13 @@ class EpochBasedRunner(_TrainingRunner):
         self.call_hook('after_val_epoch')
 
 
-RUNNERS = {'IterBasedRunner': IterBasedRunner, 'EpochBasedRunner': EpochBasedRunner}
-
-
 def build_runner(cfg: dict, default_args: Dict[str, Any]) -> BaseRunner:
     """A runner from ``cfg.runner`` (``type`` and ``max_iters`` / ``max_epochs``) and the shared arguments."""
     args = dict(cfg)
     runner_type = args.pop('type', None)
-    if runner_type not in RUNNERS:
-        raise ConfigError(f'runner.type must be one of {sorted(RUNNERS)}, got {runner_type!r}')
+    if not isinstance(runner_type, str) or runner_type not in RUNNERS:
+        raise ConfigError(f'runner.type must be one of {sorted(RUNNERS.module_dict)}, got {runner_type!r}')
     unknown = sorted(set(args) - {'max_iters', 'max_epochs'})
     if unknown:
         raise ConfigError(f'runner: unknown key(s) {unknown} for {runner_type}')
-    return RUNNERS[runner_type](**args, **default_args)
+    return RUNNERS.get(runner_type)(**args, **default_args)

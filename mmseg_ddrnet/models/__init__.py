@@ -4,9 +4,10 @@ from .builder import build_backbone, build_head, build_loss, build_segmentor
 from .heads import BaseDecodeHead, DDRHead, FCNHead
 from .losses import CrossEntropyLoss, OhemCrossEntropy, accuracy
 from .samplers import BasePixelSampler, OHEMPixelSampler, build_pixel_sampler
-from .segmentors import BaseSegmentor, EncoderDecoder, parse_losses
+from .segmentors import BaseSegmentor, EncoderDecoder, parse_losses, run_train_step
 from .utils import SyncBatchNorm, build_norm_layer
 
 __all__ = ['DDRNet', 'DAPPM', 'DDRHead', 'FCNHead', 'BaseDecodeHead', 'CrossEntropyLoss', 'OhemCrossEntropy',
-           'accuracy', 'BasePixelSampler', 'OHEMPixelSampler', 'build_pixel_sampler', 'BaseSegmentor', 'EncoderDecoder', 'parse_losses', 'build_backbone', 'build_head',
+           'accuracy', 'BasePixelSampler', 'OHEMPixelSampler', 'build_pixel_sampler', 'BaseSegmentor', 'EncoderDecoder', 'parse_losses',
+           'run_train_step', 'build_backbone', 'build_head',
            'build_loss', 'build_segmentor', 'SyncBatchNorm', 'build_norm_layer']

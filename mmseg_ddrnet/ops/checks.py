@@ -7,7 +7,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from mmseg_ddrnet.utils import ConfigError, DataError
+from ..utils import ConfigError, DataError
 
 Size = Union[int, Sequence[int]]
 

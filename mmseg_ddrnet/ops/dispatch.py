@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Iterator, Optional, Tuple
 
-from mmseg_ddrnet.utils import ConfigError, print_log
+from ..utils import ConfigError, print_log
 
 DISABLE_ENV = 'MMSEG_DDRNET_DISABLE_EXT'
 

@@ -2,7 +2,9 @@
 
 ``BACKBONES``, ``HEADS``, ``LOSSES`` and ``SEGMENTORS`` are the same object as ``MODELS``,
 as in mmseg 0.x, so a module registered in one is found from any of them. ``PIXEL_SAMPLERS``
-holds the decode heads' pixel samplers (``decode_head.sampler``), as mmseg 0.x's.
+holds the decode heads' pixel samplers (``decode_head.sampler``), as mmseg 0.x's. ``LR_SCHEDULES`` holds the
+learning-rate policies under their lower-case ``lr_config.policy`` name, ``RUNNERS`` the runners
+(``runner.type``), ``ACTIVATION_LAYERS`` the activations of ``act_cfg``.
 """
 from .registry import Registry, build_from_cfg
 
@@ -17,6 +19,10 @@ PIXEL_SAMPLERS = Registry('pixel sampler')
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')
 HOOKS = Registry('hook')
+RUNNERS = Registry('runner')
+ACTIVATION_LAYERS = Registry('activation layer')
+LR_SCHEDULES = Registry('lr schedule')  # keyed by the lower-case lr_config.policy
 
 __all__ = ['Registry', 'build_from_cfg', 'MODELS', 'BACKBONES', 'NECKS', 'HEADS', 'LOSSES',
-           'SEGMENTORS', 'PIXEL_SAMPLERS', 'DATASETS', 'PIPELINES', 'HOOKS']
+           'SEGMENTORS', 'PIXEL_SAMPLERS', 'DATASETS', 'PIPELINES', 'HOOKS',
+           'LR_SCHEDULES', 'RUNNERS', 'ACTIVATION_LAYERS']

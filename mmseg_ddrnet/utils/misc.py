@@ -4,6 +4,7 @@ from types import ModuleType
 from typing import List, Sequence, Union
 
 from .errors import ConfigError
+from .logging import warn_once
 
 
 def import_modules_from_strings(imports: Union[str, Sequence[str]],
@@ -21,7 +22,6 @@ def import_modules_from_strings(imports: Union[str, Sequence[str]],
             modules.append(importlib.import_module(name))
         except ImportError as err:
             if allow_failed_imports:
-                from .logging import warn_once
                 warn_once(f'custom_imports: {name} could not be imported and is ignored ({err})')
                 continue
             raise ConfigError(f'custom_imports: cannot import {name!r}: {err}') from err

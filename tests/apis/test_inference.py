@@ -6,7 +6,7 @@ import torch
 
 from mmseg_ddrnet.apis import inference_segmentor, init_segmentor, show_result, show_result_pyplot
 from mmseg_ddrnet.config import Config
-from mmseg_ddrnet.engine.checkpoint import get_state_dict, save_checkpoint
+from mmseg_ddrnet.checkpoint import get_state_dict, save_checkpoint
 from mmseg_ddrnet.models import build_segmentor
 from mmseg_ddrnet.utils import CheckpointError, ConfigError, DataError
 
@@ -165,10 +165,10 @@ def test_end_to_end_on_a_camvid_image(camvid_root, segmentor, tmp_path):
 def test_shipped_config_with_a_converted_official_checkpoint(camvid_root, repo_root, tmp_path):
     """tools/convert_checkpoint.py output + a shipped recipe (SyncBN, aux head, pretrained path) → inference."""
     import sys
-    sys.path.insert(0, str(repo_root / 'tests' / 'engine'))
+    sys.path.insert(0, str(repo_root / 'tests' / 'models'))
     from official_layout import official_state_dict
 
-    from mmseg_ddrnet.engine.convert import convert_checkpoint
+    from mmseg_ddrnet.models.convert import convert_checkpoint
     torch.save(official_state_dict('slim', prefix='model.'), tmp_path / 'official.pth')
     convert_checkpoint(tmp_path / 'official.pth', tmp_path / 'ddrnet.pth', 'official')
     config = repo_root / 'configs' / 'ddrnet' / 'ddrnet_23_slim_1024x1024_120k_cityscapes.py'

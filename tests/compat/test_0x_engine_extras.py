@@ -21,12 +21,12 @@ import toy  # noqa: E402
 from compat_utils import load_config, small_options  # noqa: E402
 from mmseg_ddrnet.apis.train import _split_optimizer_config, train_segmentor  # noqa: E402
 from mmseg_ddrnet.config import Config  # noqa: E402
-from mmseg_ddrnet.core.hooks import GradientCumulativeOptimizerHook, Hook, OptimizerHook  # noqa: E402
-from mmseg_ddrnet.core.hooks import memory as memory_hooks  # noqa: E402
+from mmseg_ddrnet.engine.hooks import GradientCumulativeOptimizerHook, Hook, OptimizerHook  # noqa: E402
+from mmseg_ddrnet.engine.hooks import memory as memory_hooks  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
 from mmseg_ddrnet.engine.amp import MixedPrecision  # noqa: E402
 from mmseg_ddrnet.engine.log_buffer import LogBuffer  # noqa: E402
-from mmseg_ddrnet.engine.lr_schedule import build_lr_schedule  # noqa: E402
+from mmseg_ddrnet.engine.lr import build_lr_schedule  # noqa: E402
 from mmseg_ddrnet.engine.rng import set_random_seed  # noqa: E402
 from mmseg_ddrnet.models import build_segmentor  # noqa: E402
 from mmseg_ddrnet.registry import HOOKS  # noqa: E402

@@ -19,7 +19,7 @@ from compat_utils import REPO, config_path, run_tool, small_options
 from mmseg_ddrnet.apis import inference_segmentor, init_segmentor, show_result
 from mmseg_ddrnet.config import Config
 from mmseg_ddrnet.datasets import build_dataset
-from mmseg_ddrnet.engine.checkpoint import save_checkpoint
+from mmseg_ddrnet.checkpoint import save_checkpoint
 from mmseg_ddrnet.models import build_segmentor
 from mmseg_ddrnet.registry import LOSSES
 

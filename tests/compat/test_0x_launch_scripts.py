@@ -14,7 +14,7 @@ import torch
 
 from compat_utils import REPO, config_path, small_options, tool_env
 from mmseg_ddrnet.config import Config
-from mmseg_ddrnet.engine.checkpoint import save_checkpoint
+from mmseg_ddrnet.checkpoint import save_checkpoint
 from mmseg_ddrnet.models import build_segmentor
 
 CONFIG = config_path('ddrnet_23_slim_fork_cityscapes')

@@ -6,7 +6,7 @@ import torch
 
 from compat_utils import load_config, small_options
 from mmseg_ddrnet.datasets import build_dataset
-from mmseg_ddrnet.engine.checkpoint import load_checkpoint, save_checkpoint
+from mmseg_ddrnet.checkpoint import load_checkpoint, save_checkpoint
 from mmseg_ddrnet.models import build_segmentor
 
 

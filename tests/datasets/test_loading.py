@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mmseg_ddrnet.datasets.pipelines import LoadAnnotations, LoadImageFromFile
-from mmseg_ddrnet.datasets.pipelines.image_io import image_size
+from mmseg_ddrnet.utils.image_io import image_size
 from mmseg_ddrnet.utils import ConfigError, DataError
 
 

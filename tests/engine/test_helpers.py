@@ -8,12 +8,13 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from mmseg_ddrnet.apis.train import find_latest_checkpoint
-from mmseg_ddrnet.core.hooks import Hook, get_priority
-from mmseg_ddrnet.engine import IterLoader, build_mixed_precision, to_device
+from mmseg_ddrnet.engine.hooks import Hook, get_priority
+from mmseg_ddrnet.engine import IterLoader, build_mixed_precision
+from mmseg_ddrnet.utils.dist import to_device
 from mmseg_ddrnet.engine.base_runner import BaseRunner
-from mmseg_ddrnet.engine.checkpoint import save_checkpoint
+from mmseg_ddrnet.checkpoint import save_checkpoint
 from mmseg_ddrnet.engine.data_iter import epoch_iterator
-from mmseg_ddrnet.engine.dist import get_dist_info, init_dist
+from mmseg_ddrnet.utils.dist import get_dist_info, init_dist
 from mmseg_ddrnet.engine.log_buffer import LogBuffer
 from mmseg_ddrnet.engine.rng import get_rng_state, init_random_seed, set_random_seed, set_rng_state
 from mmseg_ddrnet.utils import ConfigError, DataError
@@ -128,7 +129,7 @@ def _free_port() -> int:
 @pytest.mark.parametrize('launcher', ['pytorch', 'slurm', 'mpi'])
 def test_init_dist_single_process_group(launcher, monkeypatch):
     import torch.distributed as dist
-    from mmseg_ddrnet.engine import dist as dist_helpers
+    from mmseg_ddrnet.utils import dist as dist_helpers
     for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
         monkeypatch.delenv(key, raising=False)
     port = _free_port()

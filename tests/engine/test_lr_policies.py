@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from mmseg_ddrnet.core.hooks import LrUpdaterHook
-from mmseg_ddrnet.engine.lr_schedule import build_lr_schedule
+from mmseg_ddrnet.engine.hooks import LrUpdaterHook
+from mmseg_ddrnet.engine.lr import build_lr_schedule
 from mmseg_ddrnet.utils import ConfigError
 
 BASE = 0.01

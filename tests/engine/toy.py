@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmseg_ddrnet.core.hooks import Hook
+from mmseg_ddrnet.engine.hooks import Hook
 from mmseg_ddrnet.registry import HOOKS, MODELS
 
 CLASSES = ('sky', 'road', 'car')
@@ -74,7 +74,7 @@ class DumpWeightsHook(Hook):
     """Saves this rank's final weights as ``<work_dir>/final_rank<r>.pth`` (every rank, not only rank 0)."""
 
     def after_run(self, runner) -> None:
-        from mmseg_ddrnet.engine.checkpoint import get_state_dict
+        from mmseg_ddrnet.checkpoint import get_state_dict
         torch.save(get_state_dict(runner.model), osp.join(runner.work_dir, f'final_rank{runner.rank}.pth'))
 
 

@@ -66,7 +66,7 @@ def _write_dataset(root: Path) -> None:
 
 def _save_checkpoint(cfg, path: Path, num_classes: int = 19) -> None:
     from mmseg_ddrnet.datasets import CityscapesDataset
-    from mmseg_ddrnet.engine.checkpoint import save_checkpoint
+    from mmseg_ddrnet.checkpoint import save_checkpoint
     from mmseg_ddrnet.models import build_segmentor
     torch.manual_seed(0)
     model_cfg = cfg.model.copy()

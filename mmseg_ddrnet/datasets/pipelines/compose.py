@@ -3,6 +3,7 @@ from typing import Callable, Optional, Sequence, Union
 
 from ...registry import PIPELINES, build_from_cfg
 from ...utils import ConfigError
+from .fused import LoadResizeCrop, fuse
 
 
 @PIPELINES.register_module()
@@ -11,7 +12,7 @@ class Compose:
 
     A run ``LoadImageFromFile, LoadAnnotations, Resize, RandomCrop`` of the built-in transforms is
     executed as one fused step with the same results (:mod:`.fused`); ``transforms`` still lists
-    the transforms as configured.
+    the transforms as configured, :meth:`steps` and ``repr`` show what runs.
 
     Args:
         transforms: transform configs (dicts with ``type``) or callables.
@@ -33,7 +34,6 @@ class Compose:
         """The callables run: ``transforms`` with the fusable runs fused (recomputed if the list changed)."""
         key = tuple(map(id, self.transforms))
         if key != self._fused_for:
-            from .fused import fuse
             self._fused_for, self._steps = key, fuse(self.transforms)
         return self._steps
 
@@ -45,5 +45,12 @@ class Compose:
         return results
 
     def __repr__(self) -> str:
-        inner = ''.join(f'\n    {t}' for t in self.transforms)
-        return f'{self.__class__.__name__}({inner}\n)'
+        """The steps that run: a fused step shows the configured transforms it stands for."""
+        lines = []
+        for step in self.steps():
+            if isinstance(step, LoadResizeCrop):
+                parts = ''.join(f'\n        {t}' for t in step.transforms)
+                lines.append(f'\n    {type(step).__name__}(  # fused, same results as:{parts}\n    )')
+            else:
+                lines.append(f'\n    {step}')
+        return f'{self.__class__.__name__}({"".join(lines)}\n)'

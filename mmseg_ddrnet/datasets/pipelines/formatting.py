@@ -1,10 +1,13 @@
-"""Formatting transforms: numpy HWC arrays to tensors, and ``Collect`` of keys and image metas."""
+"""Formatting transforms: numpy HWC arrays to tensors, ``Collect`` of keys and image metas, ``Transpose`` and
+``ToDataContainer`` (mmseg 0.x)."""
 from typing import Sequence
 
 import numpy as np
 import torch
 
 from ...registry import PIPELINES
+from ...utils import ConfigError
+from .arg_checks import check as _check
 
 DEFAULT_META_KEYS = ('filename', 'ori_filename', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor', 'flip',
                      'flip_direction', 'img_norm_cfg')
@@ -94,7 +97,6 @@ class Collect:
     def __call__(self, results: dict) -> dict:
         missing = [k for k in self.keys + list(self.meta_keys) if k not in results]
         if missing:
-            from ...utils import ConfigError
             raise ConfigError(f'Collect: keys {missing} are not produced by the pipeline before it '
                               f'(available: {sorted(results)})')
         data = {'img_metas': {key: results[key] for key in self.meta_keys}}
@@ -104,3 +106,74 @@ class Collect:
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(keys={self.keys}, meta_keys={self.meta_keys})'
+
+
+@PIPELINES.register_module()
+class Transpose:
+    """Transpose ``results[key]`` by ``order`` for each key (a numpy array, or a tensor: ``permute``).
+
+    Args:
+        keys: the keys to transpose.
+        order: the axis order, e.g. ``(2, 0, 1)``.
+    """
+
+    def __init__(self, keys: Sequence[str], order: Sequence[int]):
+        _check(isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys),
+               f'Transpose: keys must be a list of result keys, got {keys!r}')
+        _check(isinstance(order, (list, tuple)) and sorted(order) == list(range(len(order))),
+               f'Transpose: order must be a permutation of 0..n-1, got {order!r}')
+        self.keys = keys
+        self.order = order
+
+    def __call__(self, results: dict) -> dict:
+        for key in self.keys:
+            value = results[key]
+            results[key] = value.permute(*self.order) if hasattr(value, 'permute') else value.transpose(self.order)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(keys={self.keys}, order={self.order})'
+
+
+_DATA_CONTAINER_ARGS = ('stack', 'padding_value', 'cpu_only', 'pad_dims')
+
+
+def _check_field(field) -> None:
+    """A ToDataContainer field: ``dict(key=..., **mmcv DataContainer arguments)``."""
+    _check(isinstance(field, dict) and isinstance(field.get('key'), str),
+           f"ToDataContainer: each of fields must be a dict with a str 'key', got {field!r}")
+    unknown = sorted(set(field) - {'key', *_DATA_CONTAINER_ARGS})
+    _check(not unknown, f'ToDataContainer: fields entry {field["key"]!r} has unknown DataContainer arguments '
+                        f'{unknown} (known: {list(_DATA_CONTAINER_ARGS)})')
+    pad_dims = field.get('pad_dims', 2)
+    _check(pad_dims in (None, 1, 2, 3),
+           f'ToDataContainer: pad_dims of {field["key"]!r} must be None, 1, 2 or 3, got {pad_dims!r}')
+
+
+@PIPELINES.register_module()
+class ToDataContainer:
+    """mmseg 0.x's wrapping of results into ``mmcv.DataContainer``: a validated pass-through here.
+
+    There is no mmcv DataContainer in this project: :func:`mmseg_ddrnet.datasets.collate` batches the
+    plain values (stacking, padding img with 0 and labels with 255), so the results are returned
+    unchanged. ``fields`` is checked as mmcv would take it, and each field's key must be present.
+
+    Args:
+        fields: ``dict(key=..., stack=..., padding_value=..., cpu_only=..., pad_dims=...)`` entries.
+    """
+
+    def __init__(self, fields: Sequence[dict] = (dict(key='img', stack=True), dict(key='gt_semantic_seg'))):
+        _check(isinstance(fields, (list, tuple)), f'ToDataContainer: fields must be a list of dicts, got {fields!r}')
+        for field in fields:
+            _check_field(field)
+        self.fields = fields
+
+    def __call__(self, results: dict) -> dict:
+        missing = [f['key'] for f in self.fields if f['key'] not in results]
+        if missing:
+            raise ConfigError(f'ToDataContainer: fields {missing} are not produced by the pipeline before it '
+                              f'(available: {sorted(results)})')
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(fields={self.fields})'

@@ -14,9 +14,9 @@ import numpy as np
 
 from ...ops import image as image_ops
 from ...ops.dispatch import select
-from .image_io import read_bytes
+from ...utils.image_io import read_bytes
 from .loading import LoadAnnotations, LoadImageFromFile
-from .transforms import RandomCrop, Resize
+from .geometric import RandomCrop, Resize
 
 
 def _stand_in(shape) -> np.ndarray:

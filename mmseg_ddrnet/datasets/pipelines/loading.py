@@ -7,7 +7,7 @@ import numpy as np
 
 from ...registry import PIPELINES
 from ...utils import ConfigError, DataError
-from .image_io import check_decode_args, imread
+from ...utils.image_io import check_decode_args, imread
 
 
 def _check_file_client(file_client_args: Optional[dict]) -> None:

@@ -24,6 +24,11 @@ from .pretrained import load_pretrained
 _RELU = dict(type='ReLU', inplace=True)
 _PRE_ACT = ('norm', 'act', 'conv')
 
+# The order of the modules inside the stem and inside each pooled DAPPM scale (``nn.Sequential``s, so their state-dict
+# names are these positions). The checkpoint key maps (``ddrnet_keys.py``) find every position here.
+STEM_PARTS = ('conv1', 'conv2', 'layer1', 'relu1', 'layer2', 'relu2')
+POOLED_SCALE_PARTS = ('pool', 'conv')
+
 
 # ----------------------------------------------------------------------------------- blocks
 class BasicBlock(nn.Module):
@@ -109,7 +114,9 @@ class DAPPM(nn.Module):
         pools = [nn.AvgPool2d(k, s, p) for k, s, p in zip(kernel_sizes, strides, paddings)]
         pools.append(nn.AdaptiveAvgPool2d((1, 1)))
         self.scales = nn.ModuleList([conv(in_channels, branch_channels)])
-        self.scales.extend(nn.Sequential(pool, conv(in_channels, branch_channels)) for pool in pools)
+        for pool in pools:
+            self.scales.append(nn.Sequential(*_ordered(POOLED_SCALE_PARTS, pool=pool,
+                                                       conv=conv(in_channels, branch_channels))))
         self.processes = nn.ModuleList(conv(branch_channels, branch_channels, 3) for _ in pools)
         self.compression = conv(branch_channels * len(self.scales), out_channels)
         self.shortcut = conv(in_channels, out_channels)
@@ -167,13 +174,14 @@ class DDRNet(nn.Module):
         norm = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         # stages 1-2 (shared): two stride-2 convs, then residual layers to 1/8
-        self.stem = nn.Sequential(
-            ConvModule(in_channels, c, 3, 2, 1, **norm),
-            ConvModule(c, c, 3, 2, 1, **norm),
-            make_res_layer(BasicBlock, c, c, layers[0], **norm),
-            nn.ReLU(),
-            make_res_layer(BasicBlock, c, 2 * c, layers[1], stride=2, **norm),
-            nn.ReLU())
+        self.stem = nn.Sequential(*_ordered(
+            STEM_PARTS,
+            conv1=ConvModule(in_channels, c, 3, 2, 1, **norm),
+            conv2=ConvModule(c, c, 3, 2, 1, **norm),
+            layer1=make_res_layer(BasicBlock, c, c, layers[0], **norm),
+            relu1=nn.ReLU(),
+            layer2=make_res_layer(BasicBlock, c, 2 * c, layers[1], stride=2, **norm),
+            relu2=nn.ReLU()))
         self.relu = nn.ReLU()
 
         # stages 3-5 of both branches
@@ -221,7 +229,8 @@ class DDRNet(nn.Module):
         return x_c + down(self.relu(x_s)), x_s + low_to_high
 
     def _check_batch(self, x: torch.Tensor) -> None:
-        global_norm = self.spp.scales[-1][1].norm  # batch-normalises one pooled value per image
+        # batch-normalises one pooled value per image
+        global_norm = self.spp.scales[-1][POOLED_SCALE_PARTS.index('conv')].norm
         if self.training and x.shape[0] < 2 and uses_local_batch_stats(global_norm, x):
             raise DataError('DDRNet: training with BN needs at least 2 images per process: the global-pooling '
                             'branch of DAPPM normalises one value per image over the batch; raise '
@@ -243,6 +252,13 @@ class DDRNet(nn.Module):
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
         return self
+
+
+def _ordered(order: Sequence[str], **parts: nn.Module) -> List[nn.Module]:
+    """``parts`` in the order ``order`` names them (every part named exactly once)."""
+    if sorted(order) != sorted(parts):
+        raise ValueError(f'module order {order} does not name the parts {sorted(parts)}')
+    return [parts[name] for name in order]
 
 
 def _down(channels: int, out_channels: int, halvings: int, norm_cfg: dict, act_cfg: dict) -> nn.Module:

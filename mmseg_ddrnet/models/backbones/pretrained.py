@@ -4,6 +4,7 @@ from urllib.parse import urlparse
 
 import torch.nn as nn
 
+from ...checkpoint import load_checkpoint
 from ...utils import CheckpointError, print_log
 
 PRETRAINED_HINT = (
@@ -21,8 +22,6 @@ def load_pretrained(backbone: nn.Module, checkpoint: str) -> None:
 
     Raises :class:`CheckpointError` when the file is missing, with instructions to get the weights.
     """
-    from ...engine.checkpoint import load_checkpoint  # the engine imports the models; import late
-
     path = _download(checkpoint) if _is_url(checkpoint) else os.path.expanduser(str(checkpoint))
     if not os.path.isfile(path):
         raise CheckpointError(f'pretrained backbone checkpoint not found: {path}; {PRETRAINED_HINT}')

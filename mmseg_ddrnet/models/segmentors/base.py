@@ -3,7 +3,8 @@ import os
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from contextlib import nullcontext
+from typing import ContextManager, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -11,6 +12,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from ...utils import DataError
+from ...visualization import paint_result, show_image
 
 Losses = Dict[str, Union[torch.Tensor, Sequence[torch.Tensor]]]
 
@@ -52,6 +54,19 @@ def _reduce_log_vars(log_vars: 'OrderedDict[str, torch.Tensor]') -> 'OrderedDict
             dist.all_reduce(value.div_(dist.get_world_size()))
         out[name] = value.item()
     return out
+
+
+def run_train_step(model: nn.Module, data_batch: dict, autocast: Optional[ContextManager] = None) -> dict:
+    """One training forward: ``dict(loss, log_vars, num_samples)``; the caller does backward and step.
+
+    The one training step of the package: :meth:`BaseSegmentor.train_step` and every runner call it. ``model`` may
+    be wrapped (``DistributedDataParallel``); its forward runs inside ``autocast`` (e.g. mixed precision) if given,
+    the losses are parsed outside it.
+    """
+    with autocast if autocast is not None else nullcontext():
+        losses = model(**data_batch)
+    loss, log_vars = parse_losses(losses)
+    return dict(loss=loss, log_vars=log_vars, num_samples=len(data_batch['img_metas']))
 
 
 class BaseSegmentor(nn.Module, metaclass=ABCMeta):
@@ -118,9 +133,7 @@ class BaseSegmentor(nn.Module, metaclass=ABCMeta):
 
     def train_step(self, data_batch: dict, optimizer=None, **kwargs) -> dict:
         """One training forward: ``dict(loss, log_vars, num_samples)``; the runner does backward/step."""
-        losses = self(**data_batch)
-        loss, log_vars = parse_losses(losses)
-        return dict(loss=loss, log_vars=log_vars, num_samples=len(data_batch['img_metas']))
+        return run_train_step(self, data_batch)
 
     def val_step(self, data_batch: dict, optimizer=None, **kwargs) -> dict:
         """The losses of a labelled batch, as :meth:`train_step` (mmseg 0.x)."""
@@ -132,15 +145,14 @@ class BaseSegmentor(nn.Module, metaclass=ABCMeta):
                     opacity: float = 0.5) -> np.ndarray:
         """``img`` with the label map ``result`` painted over it (mmseg 0.x ``BaseSegmentor.show_result``).
 
-        Paints with :func:`mmseg_ddrnet.apis.show_result` (``palette`` defaults to ``self.PALETTE``),
+        Paints with :func:`mmseg_ddrnet.visualization.paint_result`, as :func:`mmseg_ddrnet.apis.show_result` does
+        (``palette`` defaults to ``self.PALETTE``),
         shows it in the window ``win_name`` for ``wait_time`` ms if ``show``, writes ``out_file`` if
         given, and returns the painted BGR ``uint8`` image.
         """
-        from ...apis.inference import show_result  # the apis import the models: import on use
-        from ...apis.test import _show
-        painted = show_result(self, img, result, palette=palette, opacity=opacity, out_file=out_file)
+        painted = paint_result(self, img, result, palette=palette, opacity=opacity, out_file=out_file)
         if show:
-            _show(win_name, painted, wait_time)
+            show_image(win_name, painted, wait_time)
         if not (show or out_file):
             warnings.warn('show==False and out_file is not specified, only result image will be returned')
         return painted

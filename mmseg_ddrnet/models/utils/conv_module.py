@@ -4,23 +4,22 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
+from ...registry import ACTIVATION_LAYERS
 from ...utils import ConfigError
 from .norm import build_norm_layer
 
-_ACTIVATIONS = {
-    'ReLU': nn.ReLU,
-    'ReLU6': nn.ReLU6,
-    'LeakyReLU': nn.LeakyReLU,
-    'PReLU': nn.PReLU,
-    'ELU': nn.ELU,
-    'GELU': nn.GELU,
-    'SiLU': nn.SiLU,
-    'Swish': nn.SiLU,
-    'HSwish': nn.Hardswish,
-    'HSigmoid': nn.Hardsigmoid,
-    'Sigmoid': nn.Sigmoid,
-    'Tanh': nn.Tanh,
-}
+ACTIVATION_LAYERS.register_module(name='ReLU', module=nn.ReLU)
+ACTIVATION_LAYERS.register_module(name='ReLU6', module=nn.ReLU6)
+ACTIVATION_LAYERS.register_module(name='LeakyReLU', module=nn.LeakyReLU)
+ACTIVATION_LAYERS.register_module(name='PReLU', module=nn.PReLU)
+ACTIVATION_LAYERS.register_module(name='ELU', module=nn.ELU)
+ACTIVATION_LAYERS.register_module(name='GELU', module=nn.GELU)
+ACTIVATION_LAYERS.register_module(name='SiLU', module=nn.SiLU)
+ACTIVATION_LAYERS.register_module(name='Swish', module=nn.SiLU)
+ACTIVATION_LAYERS.register_module(name='HSwish', module=nn.Hardswish)
+ACTIVATION_LAYERS.register_module(name='HSigmoid', module=nn.Hardsigmoid)
+ACTIVATION_LAYERS.register_module(name='Sigmoid', module=nn.Sigmoid)
+ACTIVATION_LAYERS.register_module(name='Tanh', module=nn.Tanh)
 
 
 def build_activation_layer(cfg: dict) -> nn.Module:
@@ -29,10 +28,11 @@ def build_activation_layer(cfg: dict) -> nn.Module:
         raise ConfigError(f'act_cfg must be a dict with a "type" key, got {cfg!r}')
     args = dict(cfg)
     act_type = args.pop('type')
-    if act_type not in _ACTIVATIONS:
-        raise ConfigError(f'act_cfg type {act_type!r} is not supported (use one of {sorted(_ACTIVATIONS)})')
+    if not isinstance(act_type, str) or act_type not in ACTIVATION_LAYERS:
+        raise ConfigError(f'act_cfg type {act_type!r} is not supported '
+                          f'(use one of {sorted(ACTIVATION_LAYERS.module_dict)})')
     try:
-        return _ACTIVATIONS[act_type](**args)
+        return ACTIVATION_LAYERS.get(act_type)(**args)
     except TypeError as err:
         raise ConfigError(f'act_cfg {cfg!r}: {err}') from err
 

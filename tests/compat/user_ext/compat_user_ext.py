@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmseg_ddrnet.core.hooks.hook import Hook
+from mmseg_ddrnet.engine.hooks.hook import Hook
 from mmseg_ddrnet.datasets.custom import CustomDataset
 from mmseg_ddrnet.registry import DATASETS, HOOKS, LOSSES
 

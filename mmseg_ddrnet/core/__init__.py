@@ -1,1 +1,0 @@
-"""Evaluation (metrics, tables, Cityscapes evaluation) and training hooks."""

@@ -1,0 +1,6 @@
+"""Painting label maps over images (a leaf: models, the test loops and the apis use it)."""
+from .overlay import (as_bgr_image, denormalize, model_palette, overlay_segmentation, paint_batch, paint_result,
+                      show_image)
+
+__all__ = ['as_bgr_image', 'denormalize', 'model_palette', 'overlay_segmentation', 'paint_batch', 'paint_result',
+           'show_image']
