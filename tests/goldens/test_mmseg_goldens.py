@@ -15,7 +15,7 @@ import torch
 
 import mmseg_side
 from mmseg_ddrnet import ops
-from mmseg_ddrnet.core.evaluation import confusion_to_metrics, image_confusion_matrix
+from mmseg_ddrnet.metrics import confusion_to_metrics, image_confusion_matrix
 from mmseg_ddrnet.datasets import pipelines
 from mmseg_ddrnet.datasets.pipelines import PhotoMetricDistortion, Resize
 from mmseg_ddrnet.models import build_segmentor

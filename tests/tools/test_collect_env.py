@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmseg_ddrnet.engine.env import collect_env, cpu_model
+from mmseg_ddrnet.utils.env import collect_env, cpu_model
 
 TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'misc' / 'collect_env.py'
 

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
 
-from mmseg_ddrnet.engine.env import collect_env, format_env, onednn_isa  # noqa: E402
+from mmseg_ddrnet.utils.env import collect_env, format_env, onednn_isa  # noqa: E402
 from mmseg_ddrnet.utils import run_cli  # noqa: E402
 
 KERNEL_VARIABLES = ('ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')
