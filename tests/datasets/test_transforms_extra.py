@@ -15,8 +15,8 @@ from mmseg_ddrnet.datasets.pipelines import (CLAHE, AdjustGamma, Compose, Random
                                              ToDataContainer, Transpose)
 from mmseg_ddrnet.registry import DATASETS, PIPELINES
 from mmseg_ddrnet.utils import ConfigError, DataError
-from goldens.mmseg_side import EXTRA_TRANSFORM_CALLS as PARITY_CALLS  # noqa: E402
-from goldens.mmseg_side import extra_transform_inputs as parity_inputs  # noqa: E402
+from mmseg_goldens.mmseg_side import EXTRA_TRANSFORM_CALLS as PARITY_CALLS  # noqa: E402
+from mmseg_goldens.mmseg_side import extra_transform_inputs as parity_inputs  # noqa: E402
 
 
 def sample(h=4, w=6, channels=3, seed=0):
@@ -345,7 +345,7 @@ def test_a_0x_pipeline_with_the_new_transforms_runs():
 
 # ------------------------------------------------------------------------------ mmseg 1.2.2 parity
 
-# The same calls on both sides (tests/goldens/mmseg_side.py; mmseg's outputs are also in the goldens):
+# The same calls on both sides (tests/mmseg_goldens/mmseg_side.py; mmseg's outputs are also in the goldens):
 # ``T`` is mmseg's transforms module there, this package's pipelines here.
 REFERENCE_SCRIPT = ('import sys\nimport numpy as np\nfrom mmseg.datasets import transforms as T\n'
                     'data, out = dict(np.load(sys.argv[1])), {}\n' + PARITY_CALLS + 'np.savez(sys.argv[2], **out)\n')

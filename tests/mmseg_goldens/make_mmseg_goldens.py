@@ -1,9 +1,9 @@
-"""Write the mmsegmentation 1.2.2 goldens that tests/goldens/test_mmseg_goldens.py compares this package with.
+"""Write the mmsegmentation 1.2.2 goldens that tests/mmseg_goldens/test_mmseg_goldens.py compares this package with.
 
 Run it with the reference Python (``bash ../shared/reference/setup_mmseg_reference.sh VENV`` makes one):
 
-    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 $MMSEG_REFERENCE_PYTHON tests/goldens/make_mmseg_goldens.py \\
-        tests/goldens/mmseg_1.2.2.npz
+    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 $MMSEG_REFERENCE_PYTHON tests/mmseg_goldens/make_mmseg_goldens.py \\
+        tests/mmseg_goldens/mmseg_1.2.2.npz
 
 The inputs and the reference-side code are in ``mmseg_side.py``; the file holds only mmseg's outputs (and the
 state-dict key list of each model), about 100 kB.
