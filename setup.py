@@ -59,7 +59,7 @@ def extensions_and_cmdclass():
     sources = sorted(glob.glob(os.path.join(CSRC, '**', '*.cpp'), recursive=True))
     # the C++ standard is torch's (C++17 code, built as C++20 by torch>=2.13); -fno-trapping-math lets the
     # compiler if-convert (and so vectorise) float selects, e.g. in common/fast_exp.h: results are unchanged
-    cxx = ['-O3', '-fopenmp', '-fno-trapping-math']
+    cxx = ['-O3', '-fopenmp', '-fno-trapping-math', '-ffp-contract=off']  # no FMA: the same rounding on every ISA
     kwargs = dict(extra_compile_args={'cxx': cxx}, extra_link_args=['-fopenmp'],
                   optional=not env_flag('MMCV_EXT_REQUIRED'))
     if with_cuda():

@@ -9,6 +9,8 @@ _EXPORTS = {
     'single_gpu_test': '.test', 'multi_gpu_test': '.test',
     'train_segmentor': '.train', 'init_random_seed': '.train', 'set_random_seed': '.train',
     'find_latest_checkpoint': '.train',
+    'segment_video': '.video', 'open_capture': '.video', 'open_writer': '.video',
+    'prepare_for_inference': '..models.deploy',
 }
 
 __all__ = list(_EXPORTS)

@@ -26,6 +26,7 @@ from ..visualization import as_bgr_image, paint_result
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
 _PROGRESS_MIN_IMAGES = 8  # show a progress bar for longer lists
+DEFAULT_BATCH_SIZE = 8
 
 
 def _as_config(config: Union[str, os.PathLike, Config]) -> Config:
@@ -34,6 +35,14 @@ def _as_config(config: Union[str, os.PathLike, Config]) -> Config:
     if isinstance(config, Config):
         return config
     raise ConfigError(f'config must be a file path or a Config, got {type(config).__name__}')
+
+
+def available_device(device: str) -> str:
+    """``device``, or ``'cpu'`` (with a message) when it names CUDA on a machine without a GPU (the demos' default)."""
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        print_log(f'no GPU available: running on the CPU instead of {device}')
+        return 'cpu'
+    return device
 
 
 def _check_device(device: Union[str, torch.device]) -> torch.device:
@@ -119,24 +128,46 @@ def build_inference_pipeline(config: Config) -> Compose:
     return Compose([LoadImage()] + steps[1:])
 
 
-def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageLike]]) -> List[np.ndarray]:
+def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageLike]],
+                        batch_size: int = DEFAULT_BATCH_SIZE) -> List[np.ndarray]:
     """Segment an image (a path or an HxWx3 BGR uint8 array) or a list of them.
 
-    Each image goes through the test pipeline of ``model.cfg`` (set by :func:`init_segmentor`);
-    returns one int64 label map per image, at the image's original size.
+    Each image goes through the test pipeline of ``model.cfg`` (set by :func:`init_segmentor`); a list runs
+    as batches of up to ``batch_size`` consecutive images of the same size (video frames: whole batches).
+    Returns one int64 label map per image, at the image's original size, in the order given.
     """
     config = getattr(model, 'cfg', None)
     if not isinstance(config, Config):
         raise ConfigError('the model has no .cfg; build it with init_segmentor(config, checkpoint)')
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f'batch_size must be a positive int, got {batch_size!r}')
     pipeline = build_inference_pipeline(config)
     images = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
     device = model_device(model)
     results: List[np.ndarray] = []
+    batch: List[dict] = []
     for img in tqdm(images, desc='inference', unit='img', disable=len(images) < _PROGRESS_MIN_IMAGES):
-        data = to_device(collate([pipeline({'img': img})]), device)
-        with torch.no_grad():
-            results.extend(model(return_loss=False, rescale=True, **data))
+        sample = pipeline({'img': img})
+        if batch and (len(batch) == batch_size or _batch_key(sample) != _batch_key(batch[0])):
+            results.extend(_run_batch(model, batch, device))
+            batch = []
+        batch.append(sample)
+    if batch:
+        results.extend(_run_batch(model, batch, device))
     return results
+
+
+def _batch_key(sample: dict) -> tuple:
+    """What images of one batch must share: the tensor shapes and original size of every augmentation."""
+    imgs = sample['img'] if isinstance(sample['img'], list) else [sample['img']]
+    metas = sample['img_metas'] if isinstance(sample['img_metas'], list) else [sample['img_metas']]
+    return tuple((tuple(t.shape), tuple(m['ori_shape']), tuple(m['img_shape'])) for t, m in zip(imgs, metas))
+
+
+def _run_batch(model: nn.Module, batch: List[dict], device: torch.device) -> List[np.ndarray]:
+    data = to_device(collate(batch), device)
+    with torch.no_grad():
+        return list(model(return_loss=False, rescale=True, **data))
 
 
 def show_result(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Sequence[np.ndarray]],
@@ -170,6 +201,6 @@ def show_result_pyplot(model: nn.Module, img: ImageLike, result: Union[np.ndarra
     return painted
 
 
-__all__: List[Any] = ['init_segmentor', 'build_segmentor_from_checkpoint', 'inference_segmentor',
+__all__: List[Any] = ['available_device', 'init_segmentor', 'build_segmentor_from_checkpoint', 'inference_segmentor',
                       'show_result', 'show_result_pyplot', 'LoadImage',
                       'build_inference_pipeline']

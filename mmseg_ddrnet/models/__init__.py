@@ -1,6 +1,7 @@
 """DDRNet models: backbone, heads, losses, segmentors; importing this registers them in ``MODELS``."""
 from .backbones import DAPPM, DDRNet
 from .builder import build_backbone, build_head, build_loss, build_segmentor
+from .deploy import PRECISIONS, prepare_for_inference
 from .heads import BaseDecodeHead, DDRHead, FCNHead
 from .losses import CrossEntropyLoss, OhemCrossEntropy, accuracy
 from .samplers import BasePixelSampler, OHEMPixelSampler, build_pixel_sampler
@@ -10,4 +11,4 @@ from .utils import SyncBatchNorm, build_norm_layer
 __all__ = ['DDRNet', 'DAPPM', 'DDRHead', 'FCNHead', 'BaseDecodeHead', 'CrossEntropyLoss', 'OhemCrossEntropy',
            'accuracy', 'BasePixelSampler', 'OHEMPixelSampler', 'build_pixel_sampler', 'BaseSegmentor', 'EncoderDecoder', 'parse_losses',
            'run_train_step', 'build_backbone', 'build_head',
-           'build_loss', 'build_segmentor', 'SyncBatchNorm', 'build_norm_layer']
+           'build_loss', 'build_segmentor', 'SyncBatchNorm', 'build_norm_layer', 'prepare_for_inference', 'PRECISIONS']

@@ -44,6 +44,16 @@ class RecordRunnerHook(Hook):
         SEEN_RUNNERS.append(runner)
 
 
+@HOOKS.register_module(force=True)
+class RecordLrHook(Hook):
+    """Records the lr of the first param group before each training iteration (after the lr hook set it)."""
+
+    lrs: List[float] = []
+
+    def before_train_iter(self, runner) -> None:
+        RecordLrHook.lrs.append(runner.optimizer.param_groups[0]['lr'])
+
+
 class ListHandler(logging.Handler):
     def __init__(self):
         super().__init__()
@@ -118,6 +128,7 @@ def test_two_accumulated_batches_of_one_equal_one_batch_of_two(tmp_path, toy_roo
     assert any(not torch.allclose(a, c, atol=1e-4) for a, c in zip(accumulated.parameters(), two_steps.parameters()))
     if grad_clip is not None:  # clipped (and logged) at the step only
         assert [('grad_norm' in line) for line in train_lines(tmp_path / 'acc')] == [False, True]
+        assert train_lines(tmp_path / 'acc')[1]['grad_norm'] > 2 * CLIP['max_norm']  # the clip bites
 
 
 def linear_runner(max_iters: int, start_iter: int = 0):
@@ -211,8 +222,16 @@ def test_0x_config_with_gradient_cumulative_optimizer_hook(tmp_path, cityscapes_
         'runner.max_iters=2', 'optimizer_config.type=GradientCumulativeOptimizerHook',
         'optimizer_config.cumulative_iters=2'])
     cfg.work_dir, cfg.gpu_ids, cfg.seed = str(tmp_path), [0], 0
-    train_segmentor(build_segmentor(copy.deepcopy(cfg.model)), [build_dataset(cfg.data.train)], cfg)
-    assert (tmp_path / 'iter_2.pth').is_file()
+    cfg.custom_hooks = [dict(type='RecordRunnerHook')]
+    model = build_segmentor(copy.deepcopy(cfg.model))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    SEEN_RUNNERS.clear()
+    train_segmentor(model, [build_dataset(cfg.data.train)], cfg)
+    [runner] = SEEN_RUNNERS
+    [hook] = [h for h in runner.hooks if isinstance(h, OptimizerHook)]
+    assert type(hook) is GradientCumulativeOptimizerHook and hook.cumulative_iters == 2
+    state = torch.load(tmp_path / 'iter_2.pth', weights_only=True)['state_dict']
+    assert not torch.equal(state['decode_head.conv_seg.weight'], before['decode_head.conv_seg.weight'])
 
 
 # ---------------------------------------------------------------- EmptyCacheHook
@@ -306,9 +325,21 @@ MMCV_LR_POLICIES = [
 
 
 @pytest.mark.parametrize('lr_config', MMCV_LR_POLICIES, ids=[c['policy'] for c in MMCV_LR_POLICIES])
-def test_mmcv_lr_policy_builds(lr_config):
-    assert type(build_lr_schedule(dict(lr_config, by_epoch=False), by_epoch_default=False)).policy == \
-        lr_config['policy']
+def test_mmcv_lr_policy_drives_the_run(tmp_path, toy_root, lr_config):
+    """A 0.x config's lr_config sets the lr of every iteration of a real run, as the policy's schedule says
+    (each schedule is checked against mmcv's formulas in tests/engine/test_lr_policies.py)."""
+    cfg = dict(lr_config, by_epoch=False)
+    schedule = build_lr_schedule(cfg, by_epoch_default=False)
+    assert schedule.policy == lr_config['policy']
+    max_iters = 8
+    RecordLrHook.lrs = []
+    train(tmp_path, toy_root, max_iters=max_iters, lr_config=cfg, checkpoint_config=None,
+          custom_hooks=[dict(type='RecordLrHook')])
+    # OneCycle's base lr is max_lr / div_factor (25), whatever optimizer.lr (0.05) says
+    base = lr_config['max_lr'] / 25 if lr_config['policy'] == 'OneCycle' else 0.05
+    expected = [schedule.lr_at(base, it, max_iters) for it in range(max_iters)]
+    assert len({round(lr, 12) for lr in expected}) > 1  # the policy moves the lr within the run
+    assert RecordLrHook.lrs == pytest.approx(expected, rel=1e-12)
 
 
 def test_cyclic_lr_in_an_epoch_based_run(tmp_path, toy_root):

@@ -4,6 +4,7 @@ import copy
 import glob
 import importlib.util
 import json
+import os
 import os.path as osp
 import pickle
 import warnings
@@ -208,8 +209,16 @@ def test_out_with_eval_keeps_one_confusion_matrix_per_image(tmp_path, cityscapes
 
 @pytest.mark.parametrize('gpu_collect', [False, True])
 def test_multi_gpu_test_gathers_one_matrix_per_image(tmp_path, cityscapes_root, checkpoint, gloo_group,
-                                                     gpu_collect):
+                                                     gpu_collect, monkeypatch):
+    import shutil
     from mmseg_ddrnet.apis import multi_gpu_test, single_gpu_test
+    removed, rmtree = [], shutil.rmtree
+
+    def spy_rmtree(path, *args, **kwargs):  # what the collection folder held when it was removed
+        removed.append((os.fspath(path), sorted(os.listdir(path))))
+        return rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, 'rmtree', spy_rmtree)
     tool = _load_test_tool()
     args = tool.parse_args([config_path('ddrnet_23_slim_fork_cityscapes'), checkpoint, '--eval', 'mIoU',
                             '--cfg-options', *small_options(cityscapes_root, splits=('test',))])
@@ -226,4 +235,7 @@ def test_multi_gpu_test_gathers_one_matrix_per_image(tmp_path, cityscapes_root, 
     for a, b in zip(per_image, local):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(sum(per_image), summed[0])
-    assert osp.isdir(tmp_path) and not osp.exists(tmp_path / 'parts')
+    # the file collection wrote this rank's part into the given folder, read it back and removed the folder
+    parts = str(tmp_path / 'parts')
+    assert [r for r in removed if r[0] == parts] == ([] if gpu_collect else [(parts, ['part_0.pkl'])])
+    assert not osp.exists(parts)

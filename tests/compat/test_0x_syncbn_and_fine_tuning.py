@@ -16,8 +16,16 @@ def test_syncbn_config_trains_distributed_on_cpu(tmp_path, gloo_group, cityscape
     cfg = load_config('ddrnet_23_slim_fork_cityscapes', small_options(cityscapes_root) + ['runner.max_iters=1'])
     cfg.work_dir, cfg.gpu_ids, cfg.seed = str(tmp_path), [0], 0
     model = build_segmentor(copy.deepcopy(cfg.model))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     train_segmentor(model, [build_dataset(cfg.data.train)], cfg, distributed=True, validate=False)
-    assert (tmp_path / 'latest.pth').is_file()
+    ckpt = torch.load(tmp_path / 'latest.pth', weights_only=True)
+    assert ckpt['meta']['iter'] == 1 and ckpt['state_dict'].keys() == before.keys()
+    state = ckpt['state_dict']
+    # one step was taken and one batch went through the (Sync)BN layers
+    assert not torch.equal(state['backbone.stem.0.conv.weight'], before['backbone.stem.0.conv.weight'])
+    assert not torch.equal(state['decode_head.conv_seg.weight'], before['decode_head.conv_seg.weight'])
+    assert int(state['backbone.stem.0.bn.num_batches_tracked']) == 1
+    assert not torch.equal(state['backbone.stem.0.bn.running_mean'], before['backbone.stem.0.bn.running_mean'])
 
 
 def test_load_from_another_num_classes_loads_what_fits(tmp_path):

@@ -1,4 +1,5 @@
 """Transforms against hand-computed expectations."""
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -19,8 +20,13 @@ def sample(h=20, w=40, seg=None):
 
 def test_resize_keep_ratio_fits_long_and_short_edge():
     # 20x40 (h x w) into (long 100, short 30): factor min(100/40, 30/20) = 1.5 -> 30x60
-    out = Resize(img_scale=(100, 30), keep_ratio=True)(sample())
+    s = sample()
+    img, seg = s['img'].copy(), s['gt_semantic_seg'].copy()
+    out = Resize(img_scale=(100, 30), keep_ratio=True)(s)
     assert out['img'].shape == (30, 60, 3) and out['gt_semantic_seg'].shape == (30, 60)
+    # mmcv.imresize: cv2 bilinear for the image, nearest for the label map
+    np.testing.assert_array_equal(out['img'], cv2.resize(img, (60, 30), interpolation=cv2.INTER_LINEAR))
+    np.testing.assert_array_equal(out['gt_semantic_seg'], cv2.resize(seg, (60, 30), interpolation=cv2.INTER_NEAREST))
     assert out['scale'] == (100, 30) and out['keep_ratio'] is True
     np.testing.assert_allclose(out['scale_factor'], [1.5] * 4)
     assert out['img_shape'] == out['pad_shape'] == (30, 60, 3)

@@ -18,12 +18,18 @@ from mmseg_ddrnet.utils import ConfigError, RegistryError
 TIMESTAMP = '20260101_000000'
 
 
-def train(tmp_path, data_root, validate=True, workflow_val=False, **overrides):
-    cfg = Config(toy.toy_config(data_root, **overrides))
-    cfg.work_dir, cfg.seed, cfg.gpu_ids = str(tmp_path / 'wd'), 0, [0]
+def initial_model(cfg):
+    """The model as :func:`train` builds it, before any training."""
     set_random_seed(0, deterministic=True)
     model = build_segmentor(cfg.model)
     model.init_weights()
+    return model
+
+
+def train(tmp_path, data_root, validate=True, workflow_val=False, **overrides):
+    cfg = Config(toy.toy_config(data_root, **overrides))
+    cfg.work_dir, cfg.seed, cfg.gpu_ids = str(tmp_path / 'wd'), 0, [0]
+    model = initial_model(cfg)
     datasets = [build_dataset(cfg.data.train)]
     if workflow_val:
         datasets.append(build_dataset(dict(cfg.data.val, pipeline=cfg.data.train.pipeline)))
@@ -111,8 +117,33 @@ def test_epoch_based_runner_and_grad_clip(tmp_path, toy_data):
     train_lines = [line for line in read_json_log(work_dir) if line.get('mode') == 'train']
     assert [(line['epoch'], line['iter']) for line in train_lines] == [(1, 2), (1, 4), (2, 2), (2, 4)]
     assert [line['lr'] for line in train_lines] == pytest.approx([0.05, 0.05, 0.005, 0.005])
-    assert all(line['grad_norm'] >= 0 for line in train_lines)
+    assert all(line['grad_norm'] > 0 for line in train_lines)
     assert sum(line.get('mode') == 'val' for line in read_json_log(work_dir)) == 2
+
+
+def test_grad_clip_scales_one_sgd_step_by_max_norm_over_norm(tmp_path, toy_data):
+    """One plain SGD step (no momentum, no weight decay, fixed lr) with and without a tiny max_norm: the clipped
+    update is the unclipped one times max_norm / norm, where norm is the unclipped gradient's global 2-norm."""
+    lr, max_norm = 1.0, 0.05  # a large lr: the steps stand far above float32 rounding of the weights
+    common = dict(validate=False, max_iters=1, model=dict(type='ToySegmentor', dropout=0.0),
+                  optimizer=dict(type='SGD', lr=lr, momentum=0.0, weight_decay=0.0),
+                  lr_config=dict(policy='fixed'), checkpoint_config=dict(by_epoch=False, interval=1))
+    start = initial_model(Config(toy.toy_config(toy_data, **common)))
+    start = {k: v.detach().clone().double() for k, v in start.state_dict().items()}
+    _, free = train(tmp_path / 'free', toy_data, **common)
+    work_dir, clipped = train(tmp_path / 'clip', toy_data, **common,
+                              optimizer_config=dict(grad_clip=dict(max_norm=max_norm, norm_type=2)))
+    free_step = {k: v.double() - start[k] for k, v in free.state_dict().items()}
+    clip_step = {k: v.double() - start[k] for k, v in clipped.state_dict().items()}
+    norm = float(torch.sqrt(sum((s / lr).pow(2).sum() for s in free_step.values())))
+    assert norm > 20 * max_norm  # the clip really bites (norm 2.65 measured)
+    [line] = [line for line in read_json_log(work_dir) if line.get('mode') == 'train']
+    assert line['grad_norm'] == pytest.approx(norm, rel=1e-5)
+    scale = max_norm / (norm + 1e-6)  # torch's clip_grad_norm_ (as mmcv): max_norm / (total_norm + 1e-6)
+    for key, step in free_step.items():
+        assert torch.allclose(clip_step[key], step * scale, rtol=1e-5, atol=1e-7), key
+    clipped_norm = float(torch.sqrt(sum((s / lr).pow(2).sum() for s in clip_step.values())))
+    assert clipped_norm == pytest.approx(max_norm, rel=1e-5)
 
 
 def test_val_workflow_logs_validation_losses(tmp_path, toy_data):
@@ -128,7 +159,13 @@ def test_tensorboard_events(tmp_path, toy_data):
         interval=1, hooks=[dict(type='TextLoggerHook', by_epoch=False), dict(type='TensorboardLoggerHook')]))
     events = os.listdir(osp.join(work_dir, 'tf_logs'))
     assert len(events) == 1 and events[0].startswith('events.out.tfevents')
-    assert os.path.getsize(osp.join(work_dir, 'tf_logs', events[0])) > 100
+    # the event file holds the logged scalars of both iterations, as the JSON log has them
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(osp.join(work_dir, 'tf_logs')).Reload()
+    json_lines = [line for line in read_json_log(work_dir) if line.get('mode') == 'train']
+    for tag, key in (('learning_rate', 'lr'), ('train/loss', 'loss'), ('train/decode.loss_ce', 'decode.loss_ce')):
+        assert [e.step for e in acc.Scalars(tag)] == [1, 2], tag
+        assert [e.value for e in acc.Scalars(tag)] == pytest.approx([line[key] for line in json_lines], abs=1e-4)
 
 
 def test_tensorboard_missing_is_a_clear_error(tmp_path, toy_data, monkeypatch):
@@ -138,12 +175,20 @@ def test_tensorboard_missing_is_a_clear_error(tmp_path, toy_data, monkeypatch):
             interval=1, hooks=[dict(type='TensorboardLoggerHook')]))
 
 
-def test_load_from_starts_at_iteration_zero(tmp_path, toy_data):
-    first, model = train(tmp_path / 'a', toy_data, validate=False, max_iters=2)
-    work_dir, model2 = train(tmp_path / 'b', toy_data, validate=False, max_iters=1,
-                             load_from=osp.join(first, 'latest.pth'), checkpoint_config=dict(interval=1))
-    meta = torch.load(osp.join(work_dir, 'iter_1.pth'), weights_only=True)['meta']
-    assert meta['iter'] == 1  # weights only: the schedule restarts
+def test_load_from_loads_weights_and_starts_at_iteration_zero(tmp_path, toy_data):
+    first, _ = train(tmp_path / 'a', toy_data, validate=False, max_iters=2)
+    source = toy.state_of(osp.join(first, 'latest.pth'))
+    # lr 0 (fixed): the one iteration leaves the weights as loaded
+    frozen = dict(validate=False, max_iters=1, optimizer=dict(type='SGD', lr=0.0, momentum=0.9, weight_decay=5e-4),
+                  lr_config=dict(policy='fixed'), checkpoint_config=dict(interval=1))
+    fresh = initial_model(Config(toy.toy_config(toy_data, **frozen))).state_dict()
+    assert any(not torch.equal(fresh[k], v) for k, v in source.items())  # loading is visible
+    work_dir, model = train(tmp_path / 'b', toy_data, load_from=osp.join(first, 'latest.pth'), **frozen)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, source[key]), key
+    ckpt = torch.load(osp.join(work_dir, 'iter_1.pth'), weights_only=True)
+    assert ckpt['meta']['iter'] == 1  # weights only: the schedule restarts
+    assert all(torch.equal(ckpt['state_dict'][k], v) for k, v in source.items())
 
 
 def test_config_errors(tmp_path, toy_data):

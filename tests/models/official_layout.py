@@ -2,7 +2,9 @@
 
 Written from the official architecture (``segmentation/DDRNet_*.py``, ``classification/DDRNet_*.py``):
 module names and tensor shapes only, no official code. The values are random but valid (positive BN
-variances), so converted weights can be loaded and run.
+variances), so converted weights can be loaded and run. Being self-written, this layout cannot catch a
+misreading of the official code: test_official_goldens.py checks the converter against weights and outputs of
+the official model itself (goldens/make_official_goldens.py) and a key table written from the official code.
 """
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence

@@ -1,5 +1,7 @@
 """DDRNet backbone: sizes, parameter counts, outputs for any input size, norm layers, pretrained weights."""
+import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,13 +19,20 @@ def _inference_params(channels, head_channels, layers=None):
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize('channels,head_channels,layers,expected', [
-    (32, 64, None, 5_695_923),                # DDRNet-23-slim (mmseg 1.2.2)
-    (64, 128, None, 20_148_819),              # DDRNet-23 (mmseg 1.2.2)
-    (64, 256, (3, 4, 6, 3), 32_360_147),      # DDRNet-39 (official layout, mmseg conventions)
+OFFICIAL_COUNTS = Path(__file__).resolve().parent / 'goldens' / 'official_param_counts.json'
+
+
+@pytest.mark.parametrize('name,channels,head_channels,layers,expected', [
+    ('ddrnet_23_slim', 32, 64, None, 5_695_923),            # as mmseg 1.2.2's DDRNet-23-slim
+    ('ddrnet_23', 64, 128, None, 20_148_819),               # as mmseg 1.2.2's DDRNet-23
+    ('ddrnet_39', 64, 256, (3, 4, 6, 3), 32_360_147),       # no mmseg model: checked against the official one
 ])
-def test_parameter_counts_match_mmseg(channels, head_channels, layers, expected):
+def test_parameter_counts_match_mmseg_and_the_official_models(name, channels, head_channels, layers, expected):
     assert _inference_params(channels, head_channels, layers) == expected
+    # the official models (counted from ydhongHIT/DDRNet's code by tests/models/goldens/make_official_goldens.py)
+    # have two more bias vectors of `channels` values: the stem convs' biases, which we fold into BatchNorm
+    official = json.loads(OFFICIAL_COUNTS.read_text())[name]
+    assert expected == official - 2 * channels
 
 
 def test_mmseg0x_extra_spelling_builds_the_same_network():

@@ -1,6 +1,7 @@
 """Decode heads: DDRHead and FCNHead layouts, input selection, summed losses with the same name."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmseg_ddrnet.models import DDRHead, FCNHead, build_head, build_segmentor
 from mmseg_ddrnet.utils import ConfigError
@@ -34,9 +35,17 @@ def test_losses_with_the_same_name_are_summed():
 
 
 def test_input_transforms():
+    """resize_concat: every selected input resized (bilinear, align_corners=False) to the first's size, then
+    concatenated; the same head on the hand-made concatenation gives the same logits."""
     concat = DDRHead(in_channels=[64, 128], in_index=[0, 1], input_transform='resize_concat', channels=16,
-                     num_classes=3)
-    assert concat.in_channels == 192 and concat(_feats()).shape == (2, 3, 6, 8)
+                     num_classes=3).eval()
+    single = DDRHead(in_channels=192, channels=16, num_classes=3, in_index=0).eval()
+    single.load_state_dict(concat.state_dict())
+    assert concat.in_channels == 192
+    low, high = torch.randn(2, 64, 6, 8), torch.randn(2, 128, 3, 4)  # the second at another size
+    by_hand = torch.cat([low, F.interpolate(high, size=(6, 8), mode='bilinear', align_corners=False)], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(concat((low, high)), single((by_hand,)), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize('kwargs,params', [
@@ -58,8 +67,18 @@ def test_fcnhead_as_mmseg0x_auxiliary_head():
         auxiliary_head=dict(type='FCNHead', in_channels=64, in_index=0, channels=64, num_convs=1, concat_input=False,
                             num_classes=3, norm_cfg=dict(type='BN', requires_grad=True),
                             loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4))))
-    losses = model(torch.randn(2, 3, 32, 32), [{}, {}], gt_semantic_seg=torch.randint(0, 3, (2, 1, 32, 32)))
+    img, label = torch.randn(2, 3, 32, 32), torch.randint(0, 3, (2, 1, 32, 32))
+    torch.manual_seed(1)  # FCNHead's dropout (0.1) is the only random draw: the same mask below
+    losses = model(img, [{}, {}], gt_semantic_seg=label)
     assert sorted(losses) == ['aux.acc_seg', 'aux.loss_ce', 'decode.acc_seg', 'decode.loss_ce']
+    # the auxiliary FCN reads the 1/8 spatial feature (in_index=0) and weighs its cross-entropy by 0.4
+    feats = model.extract_feat(img)  # train mode again: the same batch statistics
+    torch.manual_seed(1)
+    logits = model.auxiliary_head(feats)
+    assert logits.shape == (2, 3, 4, 4)
+    full = F.interpolate(logits, size=(32, 32), mode='bilinear', align_corners=False)
+    expected = 0.4 * F.cross_entropy(full, label[:, 0], ignore_index=255)
+    assert losses['aux.loss_ce'].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 @pytest.mark.parametrize('cfg,match', [

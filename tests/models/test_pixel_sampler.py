@@ -144,6 +144,13 @@ def test_a_segmentor_trains_with_the_sampler():
     assert torch.isfinite(losses['decode.loss_ce']) and losses['decode.loss_ce'] > 0
     losses['decode.loss_ce'].backward()
     assert model.decode_head.conv_seg.weight.grad is not None
+    # the decode loss is the OHEM-weighted one (mmseg 0.x: mean over all pixels of CE x the sampler's weight)
+    with torch.no_grad():
+        full = _full(model.decode_head(model.extract_feat(img)), label)  # train mode: the same batch statistics
+        weight = model.decode_head.sampler.sample(full, label)
+        pixel_ce = F.cross_entropy(full, label[:, 0], ignore_index=255, reduction='none')
+    assert 0 < int(weight.sum()) < weight.numel()  # the sampler dropped easy pixels
+    assert losses['decode.loss_ce'].item() == pytest.approx((pixel_ce * weight).mean().item(), rel=1e-5)
 
 
 @pytest.mark.parametrize('sampler, loss, error, match', [

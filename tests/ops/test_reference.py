@@ -10,12 +10,12 @@ from mmseg_ddrnet.utils import ConfigError, DataError
 
 
 def test_resize_argmax_hand_computed():
-    # one row, two classes, 2 -> 4 columns (align_corners=False taps: x=0.0, 0.25, 0.75, 1.0)
-    logits = torch.tensor([[[[0.0, 1.0]], [[0.6, 0.2]]]])
-    # class 0 -> 0, .25, .75, 1 ; class 1 -> .6, .5, .3, .2
+    # one row, two classes, 2 -> 4 columns; class 0 ramps 0 -> 1, class 1 is 0.3 everywhere
+    logits = torch.tensor([[[[0.0, 1.0]], [[0.3, 0.3]]]])
+    # align_corners=False taps x = 0, 0.25, 0.75, 1 (clamped): class 0 = 0, .25, .75, 1 -> 0.25 < 0.3
     assert ref.resize_argmax(logits, (1, 4)).tolist() == [[[1, 1, 0, 0]]]
-    # align_corners=True taps: x=0, 1/3, 2/3, 1 -> class 0: 0, .33, .67, 1 ; class 1: .6, .47, .33, .2
-    assert ref.resize_argmax(logits, (1, 4), align_corners=True).tolist() == [[[1, 1, 0, 0]]]
+    # align_corners=True taps x = 0, 1/3, 2/3, 1: class 0 = 0, .33, .67, 1 -> 0.33 > 0.3: the answers differ
+    assert ref.resize_argmax(logits, (1, 4), align_corners=True).tolist() == [[[1, 0, 0, 0]]]
     assert ref.resize_argmax(logits, 1).shape == (1, 1, 1)
 
 

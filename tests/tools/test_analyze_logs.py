@@ -102,6 +102,26 @@ def test_plot_curve_writes_png(repo_root, log_file, tmp_path):
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
+def test_plot_curve_draws_the_logged_points(tool, log_file, tmp_path, monkeypatch):
+    """The figure holds one line per log and key, with the logged iterations and values and the legend's labels."""
+    pytest.importorskip('matplotlib')
+    plt = tool.import_pyplot(None, str(tmp_path / 'c.png'))
+    monkeypatch.setattr(plt, 'close', lambda *args: None)  # keep the figure to look at it
+    records = tool.load_json_log(str(log_file))
+    try:
+        tool.plot_curve([(str(log_file), records)], ['loss', 'mIoU'], legend=['l', 'm'], title='run',
+                        out=str(tmp_path / 'c.png'))
+        ax = plt.gcf().axes[0]
+        lines = [(line.get_label(), list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()]
+        assert lines == [('l', [10, 20, 30, 40, 50], pytest.approx([2, 1, 2 / 3, 0.5, 0.4])),
+                         ('m', [20, 40], pytest.approx([0.2, 0.4]))]
+        assert ax.get_title() == 'run' and ax.get_xlabel() == 'iter'
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ['l', 'm']
+    finally:
+        monkeypatch.undo()
+        plt.close('all')
+
+
 def test_plot_curve_user_errors(repo_root, log_file, tmp_path):
     missing_key = run_tool(repo_root, 'plot_curve', str(log_file), '--keys', 'mDice', '--out', str(tmp_path / 'x.png'))
     assert missing_key.returncode == 1

@@ -148,13 +148,18 @@ def test_eval_miou_matches_a_direct_computation(eval_run, maps):
     assert metric['IoU.road'] == pytest.approx(iou[0], abs=1e-4)
 
 
-def test_show_dir_writes_overlays_of_the_original_size(eval_run):
+def test_show_dir_writes_overlays_of_the_original_size(eval_run, maps):
+    """Each overlay is mmseg 0.x's blend: image x (1 - 0.5) + palette colour (BGR) of the prediction x 0.5."""
+    from mmseg_ddrnet.datasets import CityscapesDataset
     tmp = eval_run[0]
-    for name in NAMES:
+    palette_bgr = np.array([c[::-1] for c in CityscapesDataset.PALETTE], np.float64)
+    for name, seg in zip(NAMES, maps):
         painted = cv2.imread(str(tmp / 'vis/frankfurt' / f'{name}_leftImg8bit.png'))
         assert painted is not None and painted.shape == (*SIZE, 3)
         image = cv2.imread(str(tmp / 'cs/leftImg8bit/val/frankfurt' / f'{name}_leftImg8bit.png'))
-        assert not np.array_equal(painted, image)
+        expected = image * 0.5 + palette_bgr[seg] * 0.5
+        assert np.abs(painted - expected).max() <= 1  # uint8 truncation
+        assert len(np.unique(seg)) > 1  # the overlay follows a prediction with several classes
 
 
 def test_format_only_writes_cityscapes_label_ids(setup, maps):

@@ -53,6 +53,23 @@ def _json_lines(work_dir):
         return [json.loads(line) for line in f]
 
 
+def assert_same_state(a, b, where: str) -> None:
+    """Exact equality of nested dicts/lists/tuples of tensors and plain values (every byte, not a summary)."""
+    assert type(a) is type(b), where
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same_state(a[key], b[key], f'{where}.{key}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f'{where}[{i}]')
+    else:
+        assert a == b, where
+
+
 def _run(*args, timeout=300):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ENGINE_TESTS)
     return subprocess.run([sys.executable, osp.join(REPO, 'tools', 'train.py'), *args], env=env,
@@ -77,6 +94,11 @@ def test_default_work_dir_and_outputs(tmp_path, config, monkeypatch):
     work_dir = tmp_path / 'work_dirs' / 'toy_cfg'
     files = set(os.listdir(work_dir))
     assert {'toy_cfg.py', 'iter_2.pth', 'latest.pth'} <= files
+    # the dumped config is the one that ran: the file's settings plus those the tool fills in
+    from mmseg_ddrnet.config import Config
+    dumped, source = Config.fromfile(str(work_dir / 'toy_cfg.py')).to_dict(), Config.fromfile(config).to_dict()
+    assert {k: v for k, v in dumped.items() if k in source} == source
+    assert dumped['work_dir'] == osp.join('./work_dirs', 'toy_cfg') and dumped['gpu_ids'] == [0]
     assert sum(f.endswith('.log') for f in files) == 1 and sum(f.endswith('.log.json') for f in files) == 1
     log = open(work_dir / next(f for f in files if f.endswith('.log'))).read()
     assert 'Environment info' in log and 'Iter [2/2]' in log and 'eta:' in log and 'Iter(val) [2]' in log
@@ -141,8 +163,19 @@ def test_resume_from_and_load_from(tmp_path, config):
     assert [line['iter'] for line in _json_lines(resumed)[1:]] == [3, 4]
     loaded = str(tmp_path / 'loaded')
     assert train_tool.main([config, '--work-dir', loaded, '--no-validate', '--load-from',
-                            osp.join(first, 'iter_2.pth')]) == 0
+                            osp.join(first, 'iter_2.pth'), '--cfg-options', 'optimizer.lr=0', 'lr_config.min_lr=0',
+                            'checkpoint_config.interval=1']) == 0
     assert [line['iter'] for line in _json_lines(loaded)[1:]] == [1, 2]
+    # lr 0: the weights after the first iteration are the loaded ones, not a fresh initialisation
+    source = toy.state_of(osp.join(first, 'iter_2.pth'))
+    for name in ('iter_1.pth', 'iter_2.pth'):
+        after = toy.state_of(osp.join(loaded, name))
+        assert after.keys() == source.keys()
+        assert all(torch.equal(after[k], v) for k, v in source.items()), name
+    fresh = str(tmp_path / 'fresh')
+    assert train_tool.main([config, '--work-dir', fresh, '--no-validate', '--cfg-options', 'optimizer.lr=0',
+                            'lr_config.min_lr=0', 'runner.max_iters=1']) == 0
+    assert any(not torch.equal(v, source[k]) for k, v in toy.state_of(osp.join(fresh, 'latest.pth')).items())
     weights = {'state_dict': torch.load(osp.join(first, 'iter_2.pth'), weights_only=True)['state_dict']}
     torch.save(weights, tmp_path / 'weights.pth')
     with pytest.raises(CheckpointError, match='no training progress.*--load-from'):
@@ -171,7 +204,7 @@ def test_sigkill_then_auto_resume_is_bit_identical(tmp_path, data_root):
     for sa, sb in zip(a['optimizer']['state'].values(), b['optimizer']['state'].values()):
         assert torch.equal(sa['momentum_buffer'], sb['momentum_buffer'])
     for key in ('python', 'numpy', 'torch'):
-        assert str(a['rng'][0][key]) == str(b['rng'][0][key])
+        assert_same_state(a['rng'][0][key], b['rng'][0][key], key)
 
 
 def test_user_errors_are_one_line_and_leave_checkpoints_alone(tmp_path, config, capsys):

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from ...ops import resize_argmax
 from ...registry import MODELS
 from ...utils import ConfigError, DataError
+from ..utils.fuse import fuse_conv_bn
 from .base import BaseSegmentor, meta_shape
 
 _TEST_KEYS = {'mode', 'crop_size', 'stride'}
@@ -34,6 +35,9 @@ class EncoderDecoder(BaseSegmentor):
             Results agree to float rounding.
 
     Test results are int64 label maps at each image's ``ori_shape`` (padding removed, flips undone).
+    Images are cast to the dtype of the backbone's weights, so a model cast to bf16 or fp16 (see
+    :func:`mmseg_ddrnet.models.prepare_for_inference`) runs in that precision; logits are returned
+    in float32 except on the label-map path, which reads them in their own dtype.
     """
 
     def __init__(self, backbone: dict, decode_head: dict, neck: Optional[dict] = None,
@@ -60,6 +64,29 @@ class EncoderDecoder(BaseSegmentor):
                               'leave it empty (dict())')
         self.train_cfg = train_cfg
         self.test_cfg = _check_test_cfg(test_cfg)
+        self.fused = False
+
+    def fuse(self) -> 'EncoderDecoder':
+        """The deploy model, in place: eval mode, every BatchNorm folded into the conv it follows
+        (backbone, neck, decode head), the auxiliary head dropped. Returns ``self``.
+
+        The logits equal the unfused eval-mode model's up to float rounding. A fused model is for
+        inference only: ``train()`` refuses it.
+        """
+        self.eval()
+        for part in (self.backbone, self.neck, self.decode_head):
+            if part is not None:
+                fuse_conv_bn(part)
+        self.auxiliary_head = None
+        self.fused = True
+        return self
+
+    def train(self, mode: bool = True) -> 'EncoderDecoder':
+        """Set train/eval mode; a fused model (:meth:`fuse`) cannot train."""
+        if mode and getattr(self, 'fused', False):
+            raise ConfigError('this model was fused for deployment (BatchNorm folded, auxiliary head dropped) '
+                              'and cannot be trained; build it again from the config to train')
+        return super().train(mode)
 
     def init_weights(self) -> None:
         """Load the backbone's pretrained weights, if configured (called by the training tool)."""
@@ -69,8 +96,13 @@ class EncoderDecoder(BaseSegmentor):
     # ------------------------------------------------------------------------------ training
     def extract_feat(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
         """The backbone's (and neck's) features."""
-        if self._channels_last(img):
-            img = img.contiguous(memory_format=torch.channels_last)
+        dtype = _weight_dtype(self.backbone)
+        if not img.is_floating_point() or dtype is None:
+            dtype = img.dtype
+        if self._channels_last(img):  # cast and layout change in one copy
+            img = img.to(dtype=dtype, memory_format=torch.channels_last)
+        elif img.dtype != dtype:
+            img = img.to(dtype)
         x = self.backbone(img)
         return self.neck(x) if self.with_neck else x
 
@@ -95,13 +127,21 @@ class EncoderDecoder(BaseSegmentor):
         return losses
 
     # ------------------------------------------------------------------------------- logits
-    def _decode_logits(self, img: torch.Tensor, img_metas: Optional[List[dict]]) -> torch.Tensor:
-        """The decode head's low-resolution logits."""
+    def decode_logits(self, img: torch.Tensor, img_metas: Optional[List[dict]] = None) -> torch.Tensor:
+        """The decode head's low-resolution logits (1/8 of the input for DDRNet), in the model's dtype."""
         return self.decode_head.forward_test(self.extract_feat(img), img_metas, self.test_cfg)
 
+    def predict_labels(self, img: torch.Tensor) -> torch.Tensor:
+        """int64 N×H×W label maps at the input size, from the whole image (the deploy path).
+
+        :meth:`decode_logits`, then ``ops.resize_argmax`` (bilinear to the input size and argmax in
+        one pass, never materialising the full-size logits). No metas: no padding, flip or rescale.
+        """
+        return resize_argmax(self.decode_logits(img), tuple(img.shape[2:]), self.align_corners)
+
     def encode_decode(self, img: torch.Tensor, img_metas: Optional[List[dict]]) -> torch.Tensor:
-        """Logits resized to the input's size."""
-        return self._resize(self._decode_logits(img, img_metas), img.shape[2:])
+        """float32 logits resized to the input's size."""
+        return self._resize(self.decode_logits(img, img_metas).float(), img.shape[2:])
 
     def forward_dummy(self, img: torch.Tensor) -> torch.Tensor:
         """Logits at the input size (FLOP counting, export, parity checks)."""
@@ -141,7 +181,7 @@ class EncoderDecoder(BaseSegmentor):
         """One int64 label map per image (at ``ori_shape`` with ``rescale``, else at the input size)."""
         if self.test_cfg['mode'] == 'slide':
             return list(self.inference(img, img_meta, rescale).argmax(dim=1).cpu().numpy())
-        logits = self._decode_logits(img, img_meta)
+        logits = self.decode_logits(img, img_meta)
         return [self._label_map(logits[i:i + 1], img.shape[2:], meta, rescale) for i, meta in enumerate(img_meta)]
 
     def aug_test(self, imgs: List[torch.Tensor], img_metas: List[List[dict]], rescale: bool = True
@@ -158,7 +198,7 @@ class EncoderDecoder(BaseSegmentor):
             return resize_argmax(logits, tuple(input_size), self.align_corners)[0].cpu().numpy()
         img_h, img_w = meta_shape(meta, 'img_shape')
         if (img_h, img_w) != tuple(input_size):  # padded: upsample to the input, then crop the padding
-            logits = self._resize(logits, input_size)[:, :, :img_h, :img_w]
+            logits = self._resize(logits.float(), input_size)[:, :, :img_h, :img_w]
         label = resize_argmax(logits, meta_shape(meta, 'ori_shape'), self.align_corners)
         return _unflip(label[:, None], meta)[0, 0].cpu().numpy()
 
@@ -170,6 +210,14 @@ class EncoderDecoder(BaseSegmentor):
         if tuple(x.shape[2:]) == tuple(size):
             return x
         return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=self.align_corners)
+
+
+def _weight_dtype(module: nn.Module) -> Optional[torch.dtype]:
+    """The dtype of ``module``'s first floating-point parameter (None without one)."""
+    for param in module.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return None
 
 
 def _build_auxiliary(cfg: Optional[Union[dict, List[dict]]]) -> Optional[nn.Module]:

@@ -1,0 +1,187 @@
+"""Inference speed: the timing protocol shared by ``tools/benchmark.py`` and ``benchmarks/inference.py``.
+
+What is timed, per image (batch 1), after ``warmup`` untimed images:
+
+- **net**: ``EncoderDecoder.decode_logits(img)``: the cast of the image to the model's dtype and
+  memory format, the backbone and the decode head, up to the 1/8-resolution logits;
+- **full**: net, then ``ops.resize_argmax`` of the logits to the int64 label map (bilinear resize
+  to the label size fused with the argmax over classes): the forward + resize + argmax pipeline.
+
+Not timed: reading and decoding the image, the test pipeline (resize, normalise, to tensor), copying
+the label map to the host. On CUDA the device is synchronised before every clock reading.
+"""
+import os
+import platform
+import statistics
+import time
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from ..config import Config
+from ..datasets import build_dataset, collate
+from ..models import prepare_for_inference
+from ..ops import resize_argmax
+from ..utils import ConfigError, DataError
+from .inference import init_segmentor
+
+TIMED = ('net = decode_logits (image cast to the model dtype/layout, backbone, decode head, to the 1/8 logits); '
+         'full = net + ops.resize_argmax to the int64 label map (forward + resize + argmax); batch 1; not timed: '
+         'image reading, test pipeline, copying the label map to the host; CUDA synchronised before each clock read')
+
+Sample = Tuple[torch.Tensor, Tuple[int, int]]  # (1x3xHxW image, label-map size)
+
+
+def environment(device: Union[str, torch.device]) -> Dict[str, object]:
+    """What a speed figure depends on: device, CPU model and ISA, threads, library versions."""
+    device = torch.device(device)
+    info: Dict[str, object] = dict(device=str(device), threads=torch.get_num_threads(), torch=torch.__version__,
+                                   cpu=cpu_model(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                                   amx=cpu_has('amx_bf16'), avx512_bf16=cpu_has('avx512_bf16'))
+    if device.type == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name(device)
+        info['cuda'] = torch.version.cuda
+    return info
+
+
+def _cpuinfo() -> str:
+    try:
+        with open('/proc/cpuinfo') as f:
+            return f.read()
+    except OSError:
+        return ''
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith('model name'):
+            return line.split(':', 1)[1].strip()
+    return platform.processor() or 'unknown'
+
+
+def cpu_has(flag: str) -> bool:
+    """Whether ``/proc/cpuinfo`` lists ``flag`` (e.g. ``amx_bf16``, ``avx512_bf16``)."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith('flags'):
+            return flag in line.split(':', 1)[1].split()
+    return False
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); nothing to do on CPU."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def random_samples(shape: Sequence[int], count: int = 4, seed: int = 0) -> Iterator[Sample]:
+    """``count`` random normalised 1×3×H×W images, cycled forever; the label map has the input size."""
+    gen = torch.Generator().manual_seed(seed)
+    imgs = [torch.randn(1, 3, *shape, generator=gen) for _ in range(count)]
+    while True:
+        for img in imgs:
+            yield img, (int(shape[0]), int(shape[1]))
+
+
+def dataset_samples(config: Config, num_images: int) -> Iterator[Sample]:
+    """The first ``num_images`` images of ``config.data.test`` after its test pipeline (first augmentation).
+
+    The label map has the image's original size, as ``tools/test.py`` produces it.
+    """
+    try:
+        dataset = build_dataset(config.data.test)
+    except (AttributeError, KeyError) as err:
+        raise ConfigError('the config has no data.test to benchmark on; use --shape H W for random inputs') from err
+    if len(dataset) == 0:
+        raise DataError('the test dataset is empty; use --shape H W for random inputs')
+    for i in range(min(num_images, len(dataset))):
+        data = collate([dataset[i]])
+        img, meta = data['img'][0], data['img_metas'][0][0]
+        yield img, tuple(int(v) for v in meta['ori_shape'][:2])
+
+
+def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int, warmup: int = 5,
+                   log_interval: int = 0, log: Callable[[str], None] = print) -> Dict[str, List[float]]:
+    """Seconds per image of ``net`` and ``full`` (see the module docstring) over ``num_images`` timed images.
+
+    ``model`` is an ``EncoderDecoder`` (e.g. made by :func:`prepare_for_inference`); ``samples`` gives
+    ``(image, label size)`` pairs; the first ``warmup`` ones are run untimed.
+    """
+    device = next(model.parameters()).device
+    times: Dict[str, List[float]] = {'net': [], 'full': []}
+    it = iter(samples)
+    with torch.no_grad():
+        for i in range(warmup + num_images):
+            try:
+                img, size = next(it)
+            except StopIteration:
+                break
+            img = img.to(device)
+            synchronize(device)
+            start = time.perf_counter()
+            logits = model.decode_logits(img)
+            synchronize(device)
+            net = time.perf_counter()
+            resize_argmax(logits, size, model.align_corners)
+            synchronize(device)
+            end = time.perf_counter()
+            if i >= warmup:
+                times['net'].append(net - start)
+                times['full'].append(end - start)
+                done = i + 1 - warmup
+                if log_interval and done % log_interval == 0:
+                    log(f'done image [{done:<3}/ {num_images}], fps net {done / sum(times["net"]):.2f} '
+                        f'img/s, full {done / sum(times["full"]):.2f} img/s')
+    if not times['full']:
+        raise DataError('no image was timed: the data ran out during the warm-up')
+    return times
+
+
+def summarize(times: Dict[str, List[float]]) -> Dict[str, float]:
+    """``fps_*`` (images / total time, as mmseg 0.x), ``*_median_s`` and ``*_mean_s`` of net and full."""
+    out: Dict[str, float] = {'num_images': len(times['full'])}
+    for key, values in times.items():
+        out[f'fps_{key}'] = len(values) / sum(values)
+        out[f'{key}_median_s'] = statistics.median(values)
+        out[f'{key}_mean_s'] = statistics.fmean(values)
+    return out
+
+
+def benchmark(config: Union[str, os.PathLike, Config], checkpoint: Optional[str] = None,
+              shape: Optional[Sequence[int]] = None, num_images: int = 200, warmup: int = 5,
+              repeat_times: int = 1, log_interval: int = 50, precision: str = 'fp32', fuse_conv_bn: bool = False,
+              memory_format: str = 'channels_last', compile: bool = False, device: str = 'cpu',
+              cfg_options: Optional[dict] = None, log: Callable[[str], None] = print) -> Dict[str, object]:
+    """Benchmark the model of ``config`` (random weights without ``checkpoint``): a JSON-able dict.
+
+    Over ``num_images`` images of the test set, or over random inputs of ``shape = (H, W)``; the
+    pass is repeated ``repeat_times`` times and the figures of each pass are kept (``runs``) beside
+    those of all passes together. See the module docstring for what is timed.
+    """
+    if repeat_times < 1 or num_images < 1 or warmup < 0:
+        raise ConfigError('repeat_times and num_images must be >= 1 and warmup >= 0')
+    model = init_segmentor(config, checkpoint, device=device, cfg_options=cfg_options)
+    cfg = model.cfg
+    prepare_for_inference(model, precision=precision, fuse_conv_bn=fuse_conv_bn, memory_format=memory_format,
+                          compile=compile)
+    if torch.device(device).type == 'cuda':
+        torch.backends.cudnn.benchmark = True
+    runs, every = [], {'net': [], 'full': []}
+    for r in range(repeat_times):
+        samples = random_samples(shape) if shape else dataset_samples(cfg, num_images + warmup)
+        times = time_inference(model, samples, num_images, warmup, log_interval, log)
+        runs.append(summarize(times))
+        for key in every:
+            every[key].extend(times[key])
+        if repeat_times > 1:
+            log(f'run {r + 1}/{repeat_times}: fps net {runs[-1]["fps_net"]:.2f}, full {runs[-1]["fps_full"]:.2f}')
+    result: Dict[str, object] = dict(summarize(every), config=getattr(cfg, 'filename', None), checkpoint=checkpoint,
+                                     shape=list(shape) if shape else 'dataset', precision=precision,
+                                     fuse_conv_bn=fuse_conv_bn, memory_format=memory_format, compile=compile,
+                                     batch_size=1, warmup=warmup, repeat_times=repeat_times, timed=TIMED)
+    if repeat_times > 1:
+        fps = [run['fps_full'] for run in runs]
+        result.update(runs=runs, fps_full_std=statistics.stdev(fps))
+    result.update(environment(device))
+    return result

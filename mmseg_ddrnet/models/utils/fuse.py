@@ -1,0 +1,87 @@
+"""Folding BatchNorm into the convolution it follows (the deploy model's ``fuse``).
+
+In eval mode ``bn(conv(x)) = conv'(x)`` with ``w' = w * s`` and ``b' = (b - mean) * s + beta``,
+``s = gamma / sqrt(var + eps)`` per output channel. Only a BatchNorm that directly follows a conv is
+folded: a pre-activation BatchNorm (norm → ReLU → conv, as in DAPPM and the head's first layer) acts
+on a sum, a concatenation or a pooled map, and a ReLU separates it from the next conv, so it stays
+(as a frozen per-channel affine, which is what an eval-mode BatchNorm computes).
+"""
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+
+from .conv_module import ConvModule
+
+_BN = nn.modules.batchnorm._BatchNorm
+
+
+def fold_bn_into_conv(conv: nn.Conv2d, bn: _BN) -> nn.Conv2d:
+    """A new conv computing ``bn(conv(x))`` with ``bn``'s running statistics (computed in float64)."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError(f'cannot fold {bn}: it tracks no running statistics')
+    if bn.num_features != conv.out_channels:
+        raise ValueError(f'cannot fold {bn} into {conv}: {bn.num_features} != {conv.out_channels} channels')
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
+                      padding=conv.padding, dilation=conv.dilation, groups=conv.groups, bias=True,
+                      padding_mode=conv.padding_mode)
+    weight, bias = _folded(conv, bn)
+    with torch.no_grad():
+        fused.weight.copy_(weight)
+        fused.bias.copy_(bias)
+    return fused.to(device=conv.weight.device, dtype=conv.weight.dtype)
+
+
+def _folded(conv: nn.Conv2d, bn: _BN) -> Tuple[torch.Tensor, torch.Tensor]:
+    w = conv.weight.detach().double()
+    b = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(bn.running_mean, dtype=torch.double)
+    gamma = bn.weight.detach().double() if bn.weight is not None else torch.ones_like(b)
+    beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(b)
+    scale = gamma / torch.sqrt(bn.running_var.double() + bn.eps)
+    return w * scale.view(-1, 1, 1, 1), (b - bn.running_mean.double()) * scale + beta
+
+
+def fuse_conv_bn(module: nn.Module) -> int:
+    """Fold, in place, every BatchNorm of ``module`` that directly follows a conv; the number folded.
+
+    Handles :class:`ConvModule` with the norm right after the conv (the norm is removed and the conv
+    gains a bias) and ``nn.Sequential`` with a BatchNorm right after a ``Conv2d`` or after a
+    ``ConvModule`` ending with its conv (the BatchNorm becomes ``nn.Identity``). The results equal those of the eval-mode module up to float rounding.
+    """
+    count = 0
+    for child in module.children():
+        count += fuse_conv_bn(child)
+    if isinstance(module, ConvModule):
+        count += _fuse_conv_module(module)
+    elif isinstance(module, nn.Sequential):
+        count += _fuse_sequential(module)
+    return count
+
+
+def _fuse_conv_module(m: ConvModule) -> int:
+    if not (m.with_norm and isinstance(m.norm, _BN)):
+        return 0
+    if m.order.index('norm') != m.order.index('conv') + 1:
+        return 0  # pre-activation (norm first) or conv → act → norm: nothing to fold into
+    m.conv = fold_bn_into_conv(m.conv, m.norm)
+    delattr(m, m.norm_name)
+    m.norm_name, m.with_norm = None, False
+    return 1
+
+
+def _fuse_sequential(seq: nn.Sequential) -> int:
+    count = 0
+    names = list(seq._modules)
+    for prev, name in zip(names, names[1:]):
+        conv, bn = seq._modules[prev], seq._modules[name]
+        if not isinstance(bn, _BN):
+            continue
+        if type(conv) is nn.Conv2d:
+            seq._modules[prev] = fold_bn_into_conv(conv, bn)
+        elif isinstance(conv, ConvModule) and conv.order[-1] == 'conv':  # e.g. DDRHead: pre-act module, BN
+            conv.conv = fold_bn_into_conv(conv.conv, bn)
+        else:
+            continue
+        seq._modules[name] = nn.Identity()
+        count += 1
+    return count

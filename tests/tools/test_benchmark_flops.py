@@ -1,0 +1,61 @@
+"""tools/benchmark.py and tools/get_flops.py run as a user runs them, on small inputs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SLIM_CITYSCAPES = 'configs/ddrnet/ddrnet_23_slim_1024x1024_120k_cityscapes.py'
+SLIM_CAMVID = 'configs/ddrnet/ddrnet_23_slim_720x960_20k_camvid.py'
+
+
+def run_tool(repo_root: Path, tool: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(repo_root / 'tools' / tool), *args], capture_output=True, text=True,
+                          timeout=300, cwd=repo_root)
+
+
+def test_benchmark_random_inputs_json(repo_root, tmp_path):
+    out = tmp_path / 'bench.json'
+    result = run_tool(repo_root, 'benchmark.py', SLIM_CITYSCAPES, '--shape', '64', '128', '--num-images', '3',
+                      '--warmup', '1', '--repeat-times', '2', '--precision', 'bf16', '--fuse-conv-bn',
+                      '--threads', '1', '--log-interval', '1', '--json', str(out))
+    assert result.returncode == 0, result.stderr
+    assert 'done image [3  / 3]' in result.stdout and 'Overall fps: net' in result.stdout
+    figures = json.loads(out.read_text())
+    for key in ('fps_net', 'fps_full', 'full_median_s', 'net_median_s'):
+        assert figures[key] > 0
+    assert figures['fps_net'] >= figures['fps_full']  # full = net + resize_argmax, timed in the same pass
+    assert figures['num_images'] == 6 and len(figures['runs']) == 2
+    assert (figures['shape'], figures['precision'], figures['device'], figures['threads']) == \
+        ([64, 128], 'bf16', 'cpu', 1)
+    assert figures['torch'] and figures['fuse_conv_bn'] and 'resize_argmax' in figures['timed']
+
+
+def test_benchmark_on_test_set_images(repo_root, camvid_root, tmp_path):
+    out = tmp_path / 'bench.json'
+    result = run_tool(repo_root, 'benchmark.py', SLIM_CAMVID, '--num-images', '2', '--warmup', '1', '--threads', '1',
+                      '--json', str(out), '--cfg-options', f'data.test.data_root={camvid_root}')
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures['num_images'] == 2 and figures['shape'] == 'dataset' and figures['precision'] == 'fp32'
+
+
+def test_benchmark_help_says_what_is_timed_and_errors_are_one_line(repo_root):
+    help_text = run_tool(repo_root, 'benchmark.py', '--help').stdout
+    assert 'resize_argmax' in help_text and 'not timed' in help_text and 'synchronised' in help_text
+    bad = run_tool(repo_root, 'benchmark.py', SLIM_CITYSCAPES, '--shape', '64', '64', '--precision', 'fp16')
+    assert bad.returncode == 1 and bad.stderr.strip().startswith('error:') and 'fp16 is for CUDA' in bad.stderr
+
+
+@pytest.mark.parametrize('config, gmacs, params', [
+    (SLIM_CITYSCAPES, 36.28, 5.696), ('configs/ddrnet/ddrnet_23_1024x1024_120k_cityscapes.py', 143.06, 20.149)])
+def test_get_flops_matches_the_paper_in_macs(repo_root, tmp_path, config, gmacs, params):
+    out = tmp_path / 'flops.json'
+    result = run_tool(repo_root, 'get_flops.py', config, '--shape', '1024', '2048', '--json', str(out))
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures['gmacs'] == pytest.approx(gmacs, abs=0.01) and figures['flops'] == 2e9 * figures['gmacs']
+    assert figures['params_inference'] / 1e6 == pytest.approx(params, abs=1e-3)
+    assert sum(figures['by_module'].values()) == figures['flops']
+    assert 'MACs' in result.stdout and 'DDRNet-23-slim 36.3' in result.stdout
