@@ -81,6 +81,8 @@ def train_briefly(root: Path, iters: int = 120, num_images: int = 16, batch: int
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if (it + 1) % 20 == 0:
+            print(f'iter {it + 1}/{iters}: loss {loss.item():.3f}', file=sys.stderr, flush=True)
     return model.eval()
 
 

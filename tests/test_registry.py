@@ -66,3 +66,15 @@ def test_duplicate_registration_needs_force():
 
 def test_mmseg_aliases_share_one_registry():
     assert BACKBONES is MODELS
+
+
+def test_refused_type_says_why_until_registered():
+    reg = Registry('thing')
+    reg.refuse('Pavi', 'a hosted service')
+    with pytest.raises(ConfigError, match="thing type 'Pavi' is not supported: a hosted service"):
+        build_from_cfg(dict(type='Pavi'), reg)
+
+    @reg.register_module(name='Pavi')
+    class Mine:  # a user's own implementation (custom_imports) lifts the refusal
+        pass
+    assert reg.refusal('Pavi') is None and isinstance(build_from_cfg(dict(type='Pavi'), reg), Mine)

@@ -27,6 +27,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-classes', '--num_classes', dest='num_classes', type=int, default=None,
                         help='drop the classifier unless it predicts this many classes (to fine-tune on '
                              'another dataset)')
+    parser.add_argument('--unsafe-load', '--unsafe_load', dest='unsafe_load', action='store_true',
+                        help='unpickle the source in full, not with torch.load(weights_only=True): only for your '
+                             'own legacy files (it can run code)')
     return parser.parse_args(argv)
 
 
@@ -34,7 +37,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.num_classes is not None and args.num_classes <= 0:
         raise ConfigError(f'--num-classes must be positive, got {args.num_classes}')
-    checkpoint = convert_checkpoint(args.src, args.dst, args.src_format, num_classes=args.num_classes)
+    checkpoint = convert_checkpoint(args.src, args.dst, args.src_format, num_classes=args.num_classes,
+                                    unsafe=args.unsafe_load)
     meta = checkpoint['meta']
     classifier = 'dropped (another --num-classes)' if meta.get('dropped_classifier') else 'kept'
     print(f'converted {args.src} ({args.src_format}): {len(checkpoint["state_dict"])} tensors, '

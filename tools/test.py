@@ -25,10 +25,13 @@ import torch  # noqa: E402
 from mmseg_ddrnet.evaluation import multi_gpu_test, single_gpu_test  # noqa: E402
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.apis.inference import build_segmentor_from_checkpoint  # noqa: E402
+from mmseg_ddrnet.models import PRECISIONS, prepare_for_inference  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataloader, build_dataset, loader_args  # noqa: E402
 from mmseg_ddrnet.utils.dist import LAUNCHERS, get_dist_info, init_dist  # noqa: E402
+from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
+from mmseg_ddrnet.utils.io import atomic_write  # noqa: E402
 
 METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -65,7 +68,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='keyword arguments of dataset.evaluate / format_results, key=value')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     parser.add_argument('--opacity', type=float, default=0.5, help='opacity of painted segmentation, in (0, 1]')
+    parser.add_argument('--fuse-conv-bn', '--fuse_conv_bn', dest='fuse_conv_bn', action='store_true',
+                        help='test the deploy model: BatchNorm folded into the convs (model.fuse())')
+    parser.add_argument('--precision', choices=sorted(PRECISIONS), default='fp32',
+                        help='weights and activations in this dtype (bf16: CPU or CUDA; fp16: CUDA); default fp32')
     parser.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
+    parser.add_argument('--unsafe-load', '--unsafe_load', dest='unsafe_load', action='store_true',
+                        help='unpickle the checkpoint in full, not with torch.load(weights_only=True): only for '
+                             'your own legacy files (it can run code)')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -101,6 +111,7 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads
     if args.aug_test:
         aug = _multi_scale_flip_aug(cfg.data.test.pipeline, args.config)
         aug.img_ratios = list(AUG_TEST_RATIOS)
@@ -147,9 +158,18 @@ def build_test_loader(cfg: Config, dataset: Any, distributed: bool) -> Any:
                                                    dict(samples_per_gpu=1, shuffle=False)))
 
 
-def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device) -> torch.nn.Module:
-    """The segmentor with the checkpoint's weights; CLASSES and PALETTE from its meta, else from the dataset."""
-    return build_segmentor_from_checkpoint(cfg, checkpoint, dataset, verbose=True).to(device)
+def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device, unsafe_load: bool = False,
+                precision: str = 'fp32', fuse_conv_bn: bool = False) -> torch.nn.Module:
+    """The segmentor with the checkpoint's weights; CLASSES and PALETTE from its meta, else from the dataset.
+
+    ``unsafe_load``: unpickle the checkpoint in full (``--unsafe-load``), not with ``weights_only=True``.
+    With ``fuse_conv_bn`` or another precision than fp32, the deploy model (``prepare_for_inference``).
+    """
+    model = build_segmentor_from_checkpoint(cfg, checkpoint, dataset, verbose=True,
+                                            unsafe_load=unsafe_load).to(device)
+    if fuse_conv_bn or precision != 'fp32':
+        prepare_for_inference(model, precision=precision, fuse_conv_bn=fuse_conv_bn)
+    return model
 
 
 def _metrics_json_path(args: argparse.Namespace, cfg: Config) -> str:
@@ -204,14 +224,13 @@ def report(args: argparse.Namespace, cfg: Config, dataset: Any, results: List[An
     """On rank 0: write ``--out``, evaluate ``--eval`` and dump the metrics JSON."""
     if args.out:
         print_log(f'writing results to {args.out}')
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'wb') as f:
+        with atomic_write(args.out, 'wb') as f:  # Ctrl-C or a crash leaves no half-written file
             pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
     if not args.eval:
         return
     metric = dataset.evaluate(results, metric=args.eval, **eval_kwargs)
     json_file = _metrics_json_path(args, cfg)
-    with open(json_file, 'w') as f:
+    with atomic_write(json_file, 'w') as f:
         json.dump(_to_json(dict(config=args.config, metric=metric)), f, indent=4)
     print_log(f'metrics written to {json_file}')
     if format_dir is not None and 'cityscapes' in args.eval and 'imgfile_prefix' not in (args.eval_options or {}):
@@ -237,7 +256,8 @@ def evaluate_checkpoint(args: argparse.Namespace, cfg: Config, distributed: bool
     device = select_device(args, distributed)
     dataset = build_dataset(cfg.data.test)
     data_loader = build_test_loader(cfg, dataset, distributed)
-    model = build_model(cfg, args.checkpoint, dataset, device)
+    model = build_model(cfg, args.checkpoint, dataset, device, unsafe_load=args.unsafe_load,
+                        precision=args.precision, fuse_conv_bn=args.fuse_conv_bn)
     eval_kwargs = dict(args.eval_options or {})
     if eval_kwargs.pop('efficient_test', False):
         warn_once('efficient_test=True has no effect in tools/test.py: evaluation is memory-efficient by default')

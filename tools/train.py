@@ -20,8 +20,10 @@ import torch  # noqa: E402
 
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.utils.dist import LAUNCHERS  # noqa: E402
+from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
+from mmseg_ddrnet.utils.io import check_writable_dir  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -53,6 +55,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='torch.distributed backend (default: dist_params.backend, nccl on GPUs, gloo on CPU)')
     parser.add_argument('--auto-resume', '--auto_resume', dest='auto_resume', action='store_true',
                         help='resume from the latest checkpoint in the work dir automatically')
+    parser.add_argument('--unsafe-load', '--unsafe_load', dest='unsafe_load', action='store_true',
+                        help='unpickle --load-from/--resume-from/auto-resumed checkpoints in full, not with '
+                             'torch.load(weights_only=True): only for your own legacy files (it can run code)')
+    parser.add_argument('--requeue', action='store_true',
+                        help='under SLURM: after a stop signal saved the checkpoint, run scontrol requeue '
+                             '$SLURM_JOB_ID (signal_config.requeue=True)')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -72,6 +80,7 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
     if args.work_dir is not None:
@@ -84,6 +93,8 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.resume_from = args.resume_from
     cfg.gpu_ids = _gpu_ids(args)
     cfg.auto_resume = args.auto_resume or bool(cfg.get('auto_resume', False))
+    if args.requeue:
+        cfg.signal_config = dict(cfg.get('signal_config') or {}, requeue=True)
     return cfg
 
 
@@ -134,7 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from mmseg_ddrnet.utils.env import collect_env, format_env
     from mmseg_ddrnet.models import build_segmentor
 
-    os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
+    check_writable_dir(cfg.work_dir)  # refuse an unwritable work dir before any training
     rank = get_dist_info()[0]
     if rank == 0:
         cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
@@ -161,7 +172,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model.CLASSES = datasets[0].CLASSES
     model.PALETTE = datasets[0].PALETTE
     train_segmentor(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
-                    timestamp=timestamp, meta=meta)
+                    timestamp=timestamp, meta=meta, unsafe_load=args.unsafe_load)
     return 0
 
 

@@ -61,16 +61,17 @@ def _test_dataset_class(config: Config) -> Optional[type]:
 
 
 def build_segmentor_from_checkpoint(config: Config, checkpoint: Optional[Union[str, os.PathLike]],
-                                    dataset: Any = None, verbose: bool = False) -> nn.Module:
+                                    dataset: Any = None, verbose: bool = False, unsafe_load: bool = False) -> nn.Module:
     """The segmentor of ``config.model`` (with ``test_cfg``) holding ``checkpoint``'s weights, on the CPU.
 
     ``model.CLASSES``/``model.PALETTE`` come from the checkpoint's meta, else from ``dataset`` (a dataset or a
     dataset class); ``verbose`` logs that fallback. Shared by :func:`init_segmentor` and ``tools/test.py``.
+    ``unsafe_load``: unpickle the checkpoint in full (``--unsafe-load``), not with ``weights_only=True``.
     """
     model = build_segmentor(config.model, test_cfg=config.get('test_cfg'))
     meta = {}
     if checkpoint is not None:
-        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta') or {}
+        meta = load_checkpoint(model, checkpoint, map_location='cpu', unsafe=unsafe_load).get('meta') or {}
     for key in ('CLASSES', 'PALETTE'):
         if key not in meta and verbose:
             print_log(f'"{key}" not found in the checkpoint meta, using dataset.{key} instead')
@@ -79,8 +80,12 @@ def build_segmentor_from_checkpoint(config: Config, checkpoint: Optional[Union[s
 
 
 def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional[Union[str, os.PathLike]] = None,
-                   device: Union[str, torch.device] = 'cpu', cfg_options: Optional[dict] = None) -> nn.Module:
+                   device: Union[str, torch.device] = 'cpu', cfg_options: Optional[dict] = None,
+                   unsafe_load: bool = False) -> nn.Module:
     """Build the segmentor of ``config``, load ``checkpoint`` and return it in eval mode on ``device``.
+
+    The checkpoint is read with ``torch.load(weights_only=True)``; ``unsafe_load=True`` unpickles it in full
+    (only for a trusted legacy file: it can run code).
 
     As mmseg 0.x: ``model.pretrained`` and ``model.train_cfg`` are cleared (no backbone weights are
     loaded besides the checkpoint), ``model.CLASSES``/``model.PALETTE`` come from the checkpoint's meta
@@ -94,7 +99,7 @@ def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional
     config.model.pretrained = None
     config.model.train_cfg = None
     device = _check_device(device)
-    model = build_segmentor_from_checkpoint(config, checkpoint, _test_dataset_class(config))
+    model = build_segmentor_from_checkpoint(config, checkpoint, _test_dataset_class(config), unsafe_load=unsafe_load)
     model.cfg = config
     return model.to(device).eval()
 

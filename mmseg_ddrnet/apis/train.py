@@ -1,7 +1,4 @@
 """``train_segmentor`` (mmseg 0.x): data loaders, device placement / DDP, optimizer, runner, hooks, resume."""
-import glob
-import os.path as osp
-import re
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -9,10 +6,10 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..engine.hooks import DistEvalHook, EvalHook
+from ..engine.hooks import DistEvalHook, EvalHook, SignalHook
 from ..datasets import build_dataloader, build_dataset, loader_args
 from ..engine.amp import build_mixed_precision
-from ..checkpoint import load_checkpoint
+from ..checkpoint import find_latest_checkpoint, load_checkpoint
 from ..utils.dist import get_device
 from ..engine.optimizer import build_optimizer
 from ..engine.rng import init_random_seed, set_random_seed
@@ -24,19 +21,6 @@ from ..version import __version__
 __all__ = ['train_segmentor', 'init_random_seed', 'set_random_seed', 'find_latest_checkpoint']
 
 _FP16_HOOK_KEYS = ('loss_scale', 'distributed', 'coalesce', 'bucket_size_mb')
-
-
-def find_latest_checkpoint(path: str, suffix: str = 'pth') -> Optional[str]:
-    """``latest.pth`` in ``path``, else the ``iter_N`` / ``epoch_N`` checkpoint with the largest N, else None."""
-    latest = osp.join(path, f'latest.{suffix}')
-    if osp.isfile(latest):
-        return latest
-    best: Tuple[int, Optional[str]] = (-1, None)
-    for ckpt in glob.glob(osp.join(path, f'*.{suffix}')):
-        match = re.fullmatch(rf'(?:iter|epoch)_(\d+)\.{suffix}', osp.basename(ckpt))
-        if match and int(match.group(1)) > best[0]:
-            best = (int(match.group(1)), ckpt)
-    return best[1]
 
 
 def _loader_cfgs(cfg: Any, distributed: bool) -> Tuple[Dict[str, Any], Dict[str, Any]]:
@@ -87,12 +71,12 @@ def _split_optimizer_config(cfg: Any) -> Tuple[dict, Optional[dict]]:
         for key in _FP16_HOOK_KEYS:
             opt_cfg.pop(key, None)
     opt_cfg['type'] = runner_hook
+    if cfg.get('nan_policy') is not None:
+        opt_cfg['nan_policy'] = cfg.nan_policy
     return opt_cfg, fp16
 
 
 def _check_unsupported(cfg: Any) -> None:
-    if cfg.get('momentum_config') is not None:
-        raise ConfigError('momentum_config (cyclic momentum) is not supported; remove it from the config')
     if cfg.get('optimizer') is None:
         raise ConfigError("the config has no optimizer (e.g. optimizer=dict(type='SGD', lr=0.01, momentum=0.9))")
 
@@ -122,8 +106,12 @@ def _checkpoint_meta(cfg: Any, dataset: Any, extra: dict) -> Dict[str, Any]:
 
 
 def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool = False, validate: bool = False,
-                    timestamp: Optional[str] = None, meta: Optional[dict] = None) -> None:
-    """Train ``model`` on ``dataset`` (one per workflow phase) as configured by ``cfg`` (mmseg 0.x keys)."""
+                    timestamp: Optional[str] = None, meta: Optional[dict] = None, unsafe_load: bool = False) -> None:
+    """Train ``model`` on ``dataset`` (one per workflow phase) as configured by ``cfg`` (mmseg 0.x keys).
+
+    ``unsafe_load``: unpickle ``resume_from``/``load_from``/the auto-resumed checkpoint in full instead of with
+    ``torch.load(weights_only=True)`` (``--unsafe-load``; only for trusted legacy files: it can run code).
+    """
     _check_unsupported(cfg)
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets: List[Any] = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
@@ -140,7 +128,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
     if timestamp is not None:
         runner.timestamp = timestamp
     runner.register_training_hooks(cfg.get('lr_config'), opt_cfg, ckpt_cfg, cfg.get('log_config'),
-                                   cfg.get('custom_hooks'))
+                                   cfg.get('momentum_config'))
     if validate:
         val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
         val_loader = build_dataloader(val_dataset, **val_loader_cfg)
@@ -148,18 +136,37 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
         eval_cfg['by_epoch'] = runner.max_epochs is not None
         hook_cls = DistEvalHook if distributed else EvalHook
         runner.register_hook(hook_cls(val_loader, **eval_cfg), priority='LOW')
-    _resume_or_load(runner, cfg, logger)
-    runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
+    runner.register_custom_hooks(cfg.get('custom_hooks'))  # after the eval hook, as mmseg 0.x
+    signal_hook = _signal_hook(cfg)
+    runner.register_hook(signal_hook, priority='BELOW_NORMAL')  # after the step and the periodic checkpoint
+    _resume_or_load(runner, cfg, logger, unsafe_load)
+    with signal_hook.installed():
+        runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
 
 
-def _resume_or_load(runner: Any, cfg: Any, logger: Any) -> None:
+def _signal_hook(cfg: Any) -> SignalHook:
+    """The :class:`SignalHook` of ``signal_config`` (default: stop cleanly on SIGTERM, SIGINT and SIGUSR1)."""
+    signal_cfg = cfg.get('signal_config')
+    if signal_cfg is None:
+        signal_cfg = {}
+    if not isinstance(signal_cfg, dict):
+        raise ConfigError(f"signal_config must be a dict such as dict(signals=['SIGTERM'], requeue=True), "
+                          f'got {signal_cfg!r}')
+    try:
+        return SignalHook(**signal_cfg)
+    except TypeError as err:
+        raise ConfigError(f'signal_config: {err}') from err
+
+
+def _resume_or_load(runner: Any, cfg: Any, logger: Any, unsafe: bool) -> None:
     resume_from = cfg.get('resume_from')
     if resume_from is None and cfg.get('auto_resume'):
-        resume_from = find_latest_checkpoint(cfg.work_dir)
+        resume_from = find_latest_checkpoint(cfg.work_dir, logger=logger)
         if resume_from is None:
             logger.info(f'auto_resume: no checkpoint in {cfg.work_dir}; starting from scratch')
     if resume_from:
-        runner.resume(resume_from)
+        runner.resume(resume_from, unsafe=unsafe)
     elif cfg.get('load_from'):
-        load_checkpoint(runner.model, cfg.load_from, map_location='cpu', logger=logger, skip_mismatched=True)
+        load_checkpoint(runner.model, cfg.load_from, map_location='cpu', logger=logger, skip_mismatched=True,
+                        unsafe=unsafe)
         logger.info(f'load weights from {cfg.load_from}')

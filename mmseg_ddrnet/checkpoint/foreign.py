@@ -2,19 +2,23 @@
 
 Source files are read with ``torch.load(weights_only=True)``; objects it refuses (numpy scalars, mmengine
 message-hub buffers in training checkpoints) are replaced by inert placeholders and dropped, so no code
-from a checkpoint ever runs.
+from a checkpoint ever runs; a file that would call anything else (``os.system``...) is refused.
+``unsafe=True`` (``--unsafe-load``) unpickles a trusted legacy file in full.
 """
 import os
 import pickle
-import re
 from typing import Any, List, Tuple
 
 import torch
 
 from ..utils import CheckpointError
-from .io import PathLike, load_error_reason
+from .io import PathLike
+from .safe_load import check_checkpoint_file, corrupt_message, load_file, needed_global, refused_error
 
 _MAX_PLACEHOLDERS = 64
+#: Modules whose classes and functions foreign checkpoints hold as data (numpy arrays and scalars, mmengine
+#: message-hub buffers, config dicts): read as inert placeholders. Any other global is refused.
+DATA_MODULES = ('numpy.', 'mmengine.', 'mmcv.', 'mmseg.', 'mmdet.', 'collections.', '_codecs.', 'torch.')
 
 
 class _Opaque:
@@ -33,34 +37,35 @@ def _placeholder(qualified_name: str) -> Tuple[type, str]:
     return type(qualified_name.rsplit('.', 1)[-1], (_Opaque,), {'__module__': 'opaque'}), qualified_name
 
 
-def read_foreign_checkpoint(filename: PathLike) -> Any:
+def read_foreign_checkpoint(filename: PathLike, unsafe: bool = False) -> Any:
     """Load a checkpoint written by other code, safely.
 
-    Uses ``torch.load(weights_only=True)``; every global it refuses is replaced by an inert placeholder
-    and the load retried, so tensors, numbers, strings, lists and dicts come back and nothing is executed.
+    Uses ``torch.load(weights_only=True)``; a refused global of a data library (numpy, mmengine, mmcv,
+    mmseg...: see :data:`DATA_MODULES`) is replaced by an inert placeholder and the load retried, so tensors,
+    numbers, strings, lists and dicts come back and nothing is executed. Any other global (``os.system``,
+    ``builtins.eval``...) is refused, naming it. ``unsafe=True`` unpickles the file in full instead
+    (``--unsafe-load``: only for trusted files).
     """
     filename = os.fspath(filename)
-    if not os.path.isfile(filename):
-        raise CheckpointError(f'checkpoint file not found: {filename}')
+    if unsafe:
+        return load_file(filename, unsafe=True)
+    check_checkpoint_file(filename)
     refused: List[str] = []
     while True:
         try:
             with torch.serialization.safe_globals([_placeholder(name) for name in refused]):
                 return torch.load(filename, map_location='cpu', weights_only=True)
         except pickle.UnpicklingError as err:
-            needed = re.search(r'GLOBAL ([\w.]+)', str(err))
-            if needed is not None and 'is blocked' in str(err):
-                raise CheckpointError(f'checkpoint {filename} calls {needed.group(1)} when unpickled; refused as '
-                                      'unsafe (a weights file never needs it)') from err
-            if needed is None or needed.group(1) in refused or len(refused) >= _MAX_PLACEHOLDERS:
-                raise CheckpointError(f'cannot read checkpoint {filename}: the file is corrupt '
-                                      f'or not a PyTorch checkpoint ({load_error_reason(err)})') from err
-            refused.append(needed.group(1))
+            name = needed_global(err, filename)
+            if name is not None and ('is blocked' in str(err) or not name.startswith(DATA_MODULES)):
+                raise refused_error(filename, name) from err
+            if name is None or name in refused or len(refused) >= _MAX_PLACEHOLDERS:
+                raise CheckpointError(corrupt_message(filename, err)) from err
+            refused.append(name)
         except MemoryError:
             raise
         except Exception as err:  # noqa: BLE001  unpickling garbage raises anything (IndexError, KeyError...)
-            raise CheckpointError(f'cannot read checkpoint {filename}: the file is corrupt or truncated '
-                                  f'({load_error_reason(err)})') from err
+            raise CheckpointError(corrupt_message(filename, err)) from err
 
 
 def plain_data(obj: Any) -> Any:

@@ -6,8 +6,8 @@ a checkpoint is never unpickled with arbitrary code.
 """
 import logging
 import os
-import pickle
 import re
+import shutil
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -16,7 +16,9 @@ from torch import nn
 
 from ..utils import CheckpointError, print_log
 from ..utils.dist import unwrap_model
-from ..utils.io import atomic_write
+from ..utils.faults import fault_point
+from ..utils.io import atomic_write, describe_os_error, fsync_dir
+from .safe_load import load_error_reason, load_file  # noqa: F401  (re-exported: the one checkpoint reader)
 
 PathLike = Union[str, os.PathLike]
 StateDict = Dict[str, torch.Tensor]
@@ -75,40 +77,38 @@ def save_checkpoint(state: dict, filename: PathLike) -> None:
             f'cannot save checkpoint {filename}: {unsafe[0]} is a {unsafe[1]}, which torch.load(weights_only=True) '
             'cannot read; store tensors, numbers, strings, lists and dicts only')
     filename = os.fspath(filename)
-    with atomic_write(filename, 'wb') as f:
-        torch.save(state, f)
-
-
-def load_file(filename: PathLike, map_location: Any = 'cpu') -> Any:
-    """``torch.load(filename, weights_only=True)`` with user errors for missing, corrupt or unsafe files."""
-    filename = os.fspath(filename)
-    if not os.path.isfile(filename):
-        raise CheckpointError(f'checkpoint file not found: {filename}')
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        needed = re.search(r'GLOBAL ([\w.]+)', str(err))
-        if needed:
-            raise CheckpointError(
-                f'checkpoint {filename} holds Python objects ({needed.group(1)}) that need full unpickling, which '
-                'is unsafe and refused; re-save it with tensors, numbers, strings, lists and dicts only (official '
-                'DDRNet and mmsegmentation checkpoints: tools/convert_checkpoint.py)') from err
-        raise CheckpointError(
-            f'cannot read checkpoint {filename}: the file is corrupt or truncated ({load_error_reason(err)})') from err
-    except MemoryError:
+        with atomic_write(filename, 'wb') as f:
+            torch.save(state, f)
+    except OSError as err:  # full disk, file size limit, unwritable folder: the previous file is intact
+        raise CheckpointError(f'cannot write checkpoint {filename}: {describe_os_error(err)}') from err
+    except RuntimeError as err:  # torch.save wraps the write error of its zip writer
+        cause = err.__cause__ or err.__context__
+        if isinstance(cause, OSError):
+            raise CheckpointError(f'cannot write checkpoint {filename}: {describe_os_error(cause)}') from err
         raise
-    except Exception as err:  # noqa: BLE001  unpickling garbage raises anything (IndexError, KeyError...)
-        raise CheckpointError(
-            f'cannot read checkpoint {filename}: the file is corrupt or truncated ({load_error_reason(err)})') from err
 
 
-def load_error_reason(err: BaseException) -> str:
-    """The informative line of a ``torch.load`` error: the unpickler's complaint, else the first line."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith(('Unsupported', 'WeightsUnpickler', 'Trying to')) and line != 'WeightsUnpickler error:':
-            return line
-    return lines[0] if lines else type(err).__name__
+def link_checkpoint(target: PathLike, link: PathLike) -> None:
+    """Point ``link`` (e.g. ``latest.pth``) at ``target``'s data atomically, as a hard link (a copy where
+    linking is impossible): a temporary name in the same folder, ``os.replace``, then fsync of the folder."""
+    target, link = os.fspath(target), os.fspath(link)
+    tmp = f'{link}.{os.getpid()}.tmp'
+    try:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        try:
+            os.link(target, tmp)
+        except OSError:
+            with open(target, 'rb') as src, atomic_write(tmp, 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+        fault_point(f'link:{os.path.basename(link)}')
+        os.replace(tmp, link)
+    except OSError as err:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise CheckpointError(f'cannot update {link} (-> {target}): {describe_os_error(err)}') from err
+    fsync_dir(os.path.dirname(os.path.abspath(link)))
 
 
 def extract_state_dict(checkpoint: Any, filename: PathLike = '<checkpoint>') -> StateDict:
@@ -147,12 +147,25 @@ def load_state_dict(module: nn.Module, state_dict: StateDict, strict: bool = Fal
     ``skip_mismatched`` (fine-tuning with ``load_from``, as mmcv's non-strict loading): then it is left
     as initialised and named in a warning.
     Missing and unexpected keys are an error when ``strict``, a logged warning otherwise
-    (missing BN ``num_batches_tracked`` counters are ignored).
+    (missing BN ``num_batches_tracked`` counters are ignored). A checkpoint that fits less than half of the
+    model's tensors (by name and shape) is another architecture: an error, whatever ``strict``.
     """
     module = unwrap_model(module)
     own = module.state_dict()
+    if state_dict and own and not any(key in own for key in state_dict):
+        raise CheckpointError(
+            f'checkpoint is for another model: none of its {len(state_dict)} tensors '
+            f'({_short_list(list(state_dict), 3)}) is a parameter of this {type(module).__name__} '
+            f'({_short_list(list(own), 3)})')
     mismatched = [f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(own[key].shape)}'
                   for key, value in state_dict.items() if key in own and own[key].shape != value.shape]
+    counted = [key for key in own if not key.endswith(_IGNORED_MISSING)]
+    fitting = sum(key in state_dict and state_dict[key].shape == own[key].shape for key in counted)
+    if 2 * fitting < len(counted):
+        raise CheckpointError(
+            f'checkpoint does not fit this {type(module).__name__}: only {fitting} of its {len(counted)} tensors are '
+            f'in the checkpoint with the same name and shape ({len(mismatched)} differ in shape: '
+            f'{_short_list(mismatched, 3)}); is it another architecture or model variant?')
     if mismatched and skip_mismatched:
         print_log(f'Skipped {len(mismatched)} checkpoint tensor(s) whose shape differs from the model '
                   f'(left as initialised): {"; ".join(mismatched[:20])}', logger, logging.WARNING)
@@ -180,14 +193,16 @@ def load_state_dict(module: nn.Module, state_dict: StateDict, strict: bool = Fal
 
 def load_checkpoint(model: nn.Module, filename: PathLike, map_location: Any = 'cpu', strict: bool = False,
                     revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''),),
-                    logger: Optional[logging.Logger] = None, skip_mismatched: bool = False) -> dict:
+                    logger: Optional[logging.Logger] = None, skip_mismatched: bool = False,
+                    unsafe: bool = False) -> dict:
     """Load the weights of ``filename`` into ``model`` and return the whole checkpoint (as a dict).
 
     Accepts our format (``{'meta', 'state_dict', ...}``) and bare state dicts; ``revise_keys`` regex
     substitutions (default: drop a DDP ``module.`` prefix) are applied to the keys first.
-    Raises :class:`CheckpointError` for a missing, corrupt or unsafe file and for weights that do not fit.
+    Raises :class:`CheckpointError` for a missing, corrupt or unsafe file and for weights that do not fit
+    (a checkpoint of another model, whatever ``strict``). ``unsafe``: see :func:`load_file`.
     """
-    checkpoint = load_file(filename, map_location)
+    checkpoint = load_file(filename, map_location, unsafe=unsafe)
     state_dict = revise_state_dict_keys(extract_state_dict(checkpoint, filename), revise_keys)
     try:
         load_state_dict(model, state_dict, strict=strict, logger=logger, skip_mismatched=skip_mismatched)

@@ -6,6 +6,7 @@ import tempfile
 from typing import Any, Dict, Iterator, Mapping, Optional
 
 from ..utils.errors import ConfigError
+from ..utils.io import atomic_write
 from ..utils.misc import import_modules_from_strings
 from .config_dict import ConfigDict
 from .loader import RESERVED_KEYS, file_to_dict
@@ -90,7 +91,7 @@ class Config:
             raise ConfigError(f'cannot dump a config to {file}: use a .py or .json file name')
         if file is None:
             return text
-        with open(file, 'w', encoding='utf-8') as f:
+        with atomic_write(file, 'w') as f:
             f.write(text)
         return None
 

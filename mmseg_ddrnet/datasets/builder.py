@@ -96,9 +96,12 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
     sampler = SeededSampler(dataset, world_size, rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
     init_fn = partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=sampler.seed) \
         if num_workers > 0 else None
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      collate_fn=collate, pin_memory=pin_memory, drop_last=drop_last, worker_init_fn=init_fn,
-                      persistent_workers=persistent_workers and num_workers > 0, **kwargs)
+    try:
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                          collate_fn=collate, pin_memory=pin_memory, drop_last=drop_last, worker_init_fn=init_fn,
+                          persistent_workers=persistent_workers and num_workers > 0, **kwargs)
+    except (TypeError, ValueError) as err:  # a DataLoader argument from the config's data section
+        raise ConfigError(f'data loader settings {sorted(kwargs)}: {err}') from err
 
 
 LOADER_SECTIONS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'test_dataloader')

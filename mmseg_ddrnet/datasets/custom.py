@@ -11,6 +11,7 @@ from ..utils import ConfigError, DataError, print_log, warn_once
 from .evaluation import SegEvaluationMixin
 from .integrity import check_samples, scan_images
 from .pipelines import Compose, LoadAnnotations
+from .pipelines.loading import _check_file_client as check_file_client
 from .samplers import sample_random_state
 
 
@@ -50,6 +51,7 @@ class CustomDataset(SegEvaluationMixin, Dataset):
                  reduce_zero_label: bool = False, classes: Union[None, str, Sequence[str]] = None,
                  palette: Optional[Sequence[Sequence[int]]] = None, gt_seg_map_loader_cfg: Optional[dict] = None,
                  file_client_args: Optional[dict] = None, skip_bad_samples: bool = False):
+        check_file_client(file_client_args)  # listing files: local disk only, as the loaders
         self.pipeline = Compose(pipeline)
         self.data_root = data_root
         self.img_dir = self._join_root(img_dir)

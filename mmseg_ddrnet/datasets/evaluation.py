@@ -3,13 +3,13 @@ import os
 import os.path as osp
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from ..metrics import confusion_to_metrics, image_confusion_matrix, metric_tables, sum_confusion, summarize
 from ..metrics.confusion import ALLOWED_METRICS
 from ..utils import ConfigError, DataError, print_log
+from ..utils.image_io import imwrite
 
 _PROGRESS_FROM = 100  # show a progress bar when evaluating at least this many label maps
 
@@ -108,7 +108,6 @@ class SegEvaluationMixin:
                 raise DataError(f'label values of the prediction for {self.img_infos[index]["filename"]} do '
                                 'not fit a uint8 PNG')
             path = osp.join(imgfile_prefix, self.result_basename(index) + suffix + '.png')
-            if not cv2.imwrite(path, convert(seg).astype(np.uint8)):
-                raise DataError(f'cannot write {path}')
+            imwrite(path, convert(seg).astype(np.uint8))
             files.append(path)
         return files

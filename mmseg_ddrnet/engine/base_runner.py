@@ -2,7 +2,6 @@
 import logging
 import os
 import os.path as osp
-import shutil
 import time
 from typing import Any, Dict, List, Optional, Union
 
@@ -10,17 +9,17 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..checkpoint import extract_state_dict, get_state_dict, load_file, load_state_dict, save_checkpoint
+from ..checkpoint import (LATEST, extract_state_dict, get_state_dict, link_checkpoint, load_file, load_state_dict,
+                          save_checkpoint)
 from ..models import run_train_step
 from ..registry import HOOKS, build_from_cfg
-from ..utils import CheckpointError, ConfigError, get_root_logger
-from ..utils.dist import get_device, get_dist_info, is_distributed, to_device, unwrap_model
+from ..utils import CheckpointError, ConfigError, NumericalError, get_root_logger
+from ..utils.dist import get_device, get_dist_info, in_process_group, is_distributed, to_device, unwrap_model
 from .amp import MixedPrecision
 from .hooks import Hook, get_priority
 from .log_buffer import LogBuffer
 from .rng import get_rng_state, set_rng_state
 
-LATEST = 'latest.pth'
 
 
 class BaseRunner:
@@ -99,6 +98,13 @@ class BaseRunner:
             raise RuntimeError('lr is not applicable because the runner has no optimizer')
         return [group['lr'] for group in self.optimizer.param_groups]
 
+    def current_momentum(self) -> List[float]:
+        """The momentum of each parameter group (``betas[0]`` for Adam-like optimizers, 0 without momentum)."""
+        if self.optimizer is None:
+            raise RuntimeError('momentum is not applicable because the runner has no optimizer')
+        return [group['momentum'] if 'momentum' in group else group['betas'][0] if 'betas' in group else 0
+                for group in self.optimizer.param_groups]
+
     # ------------------------------------------------------------------ hooks
     def register_hook(self, hook: Hook, priority: Union[int, str] = 'NORMAL') -> None:
         """Insert ``hook``; hooks of equal priority run in the order they were registered."""
@@ -107,6 +113,7 @@ class BaseRunner:
         hook.priority = get_priority(priority)
         index = next((i for i, h in enumerate(self._hooks) if hook.priority < h.priority), len(self._hooks))
         self._hooks.insert(index, hook)
+        hook.on_register(self)
 
     def register_hook_from_cfg(self, cfg: dict, default_priority: Union[int, str] = 'NORMAL') -> None:
         cfg = dict(cfg)
@@ -121,7 +128,7 @@ class BaseRunner:
         lines = []
         for stage in Hook.STAGES:
             names = [f'({h.priority:<3}) {type(h).__name__}' for h in self._hooks
-                     if getattr(type(h), stage) is not getattr(Hook, stage)]
+                     if stage in h.get_triggered_stages()]
             if names:
                 lines.append(f'{stage}:\n' + '\n'.join(names))
         return '\n'.join(lines)
@@ -168,24 +175,52 @@ class BaseRunner:
         return state
 
     def save_checkpoint(self, out_dir: str, filename_tmpl: str = 'iter_{}.pth', save_optimizer: bool = True,
-                        meta: Optional[dict] = None, latest: bool = True) -> str:
+                        meta: Optional[dict] = None, latest: bool = True, by_epoch: Optional[bool] = None) -> str:
         """Save the checkpoint of the current progress (all ranks call; rank 0 writes); returns its path.
 
-        ``latest.pth`` becomes a hard link to it (a copy where links are impossible), replaced atomically.
+        ``filename_tmpl`` gets the epochs done with ``by_epoch`` (default: when it starts with ``epoch``), else
+        the iterations. ``latest.pth`` becomes a hard link to it (a copy where links are impossible), replaced
+        atomically. Non-finite weights are refused (:class:`NumericalError`) rather than written over a good
+        checkpoint. A failed write (full disk, unwritable folder) raises :class:`CheckpointError` on every rank
+        together.
         """
         done = self.completed()
-        step = done['epoch'] if filename_tmpl.startswith('epoch') else done['iter']
+        by_epoch = filename_tmpl.startswith('epoch') if by_epoch is None else by_epoch
+        step = done['epoch'] if by_epoch else done['iter']
         path = osp.join(out_dir, filename_tmpl.format(step))
         state = self.checkpoint_state(meta, save_optimizer)
+        bad = [key for key, value in state['state_dict'].items()  # the same weights on every rank (DDP)
+               if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+        if bad:
+            raise NumericalError(f'refusing to save {path}: non-finite weights in {bad[:5]} (iteration '
+                                 f'{done["iter"]}); the previous checkpoints are kept')
+        error: Optional[str] = None
         if self.rank == 0:
-            save_checkpoint(state, path)
-            if latest:
-                _replace_with_link(path, osp.join(out_dir, LATEST))
+            try:
+                save_checkpoint(state, path)
+                if latest:
+                    link_checkpoint(path, osp.join(out_dir, LATEST))
+            except CheckpointError as err:
+                error = str(err)
+        self._agree_on_save(error, path)
         return path
 
-    def resume(self, checkpoint: str, resume_optimizer: bool = True, map_location: Any = 'cpu') -> None:
-        """Restore weights, optimizer, AMP scaler, progress and (at the next run) every RNG."""
-        ckpt = load_file(checkpoint, map_location)
+    def _agree_on_save(self, error: Optional[str], path: str) -> None:
+        """Raise the writer's :class:`CheckpointError` on every rank (so none waits for the others forever)."""
+        if in_process_group():
+            messages: List[Optional[str]] = [error]
+            dist.broadcast_object_list(messages, src=0)
+            error = messages[0]
+        if error is not None:
+            raise CheckpointError(error if self.rank == 0 else f'rank 0 could not save {path}: {error}')
+
+    def resume(self, checkpoint: str, resume_optimizer: bool = True, map_location: Any = 'cpu',
+               unsafe: bool = False) -> None:
+        """Restore weights, optimizer, AMP scaler, progress and (at the next run) every RNG.
+
+        ``unsafe``: unpickle the file in full (see :func:`~mmseg_ddrnet.checkpoint.load_file`).
+        """
+        ckpt = load_file(checkpoint, map_location, unsafe=unsafe)
         meta = (ckpt.get('meta') if isinstance(ckpt, dict) else None) or {}
         if 'iter' not in meta or 'epoch' not in meta:
             raise CheckpointError(f'{checkpoint} has no training progress (meta.iter/meta.epoch): it holds weights '
@@ -218,15 +253,3 @@ class BaseRunner:
         if self._resume_rng is not None:
             set_rng_state(self._resume_rng)
             self._resume_rng = None
-
-
-def _replace_with_link(target: str, link: str) -> None:
-    """Point ``link`` at ``target``'s data atomically: a hard link, or a copy where linking fails."""
-    tmp = f'{link}.{os.getpid()}.tmp'
-    if osp.lexists(tmp):
-        os.remove(tmp)
-    try:
-        os.link(target, tmp)
-    except OSError:
-        shutil.copyfile(target, tmp)
-    os.replace(tmp, link)

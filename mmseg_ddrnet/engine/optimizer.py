@@ -18,7 +18,7 @@ from ..utils.dist import unwrap_model
 
 _NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
 _PARAMWISE_KEYS = {'custom_keys', 'bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult', 'dwconv_decay_mult',
-                   'bypass_duplicate'}
+                   'bypass_duplicate', 'dcn_offset_lr_mult'}  # dcn_offset_lr_mult: DDRNet has no deformable conv
 
 
 def optimizer_classes() -> Dict[str, type]:
@@ -47,8 +47,9 @@ def build_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
     optim_cls = _optimizer_class(args.pop('type'))
     constructor = args.pop('constructor', 'DefaultOptimizerConstructor')
     if constructor != 'DefaultOptimizerConstructor':
-        raise ConfigError(f'optimizer.constructor {constructor!r} is not supported '
-                          '(only DefaultOptimizerConstructor, the mmcv default)')
+        raise ConfigError(f'optimizer.constructor {constructor!r} is not supported: only '
+                          'DefaultOptimizerConstructor (mmcv\'s default, with paramwise_cfg); mmseg 0.30\'s layer-wise '
+                          'lr decay constructors number the layers of ViT/BEiT/ConvNeXt backbones, which DDRNet has not')
     paramwise_cfg = dict(args.pop('paramwise_cfg', None) or {})
     unknown = sorted(set(paramwise_cfg) - _PARAMWISE_KEYS)
     if unknown:

@@ -6,10 +6,11 @@ from torch.utils.data import DataLoader
 
 from ..registry import HOOKS, RUNNERS, build_from_cfg
 from ..utils import ConfigError
+from ..utils.faults import fault_point
 from .base_runner import BaseRunner
 from .data_iter import IterLoader, epoch_iterator
-from .hooks import CheckpointHook, IterTimerHook, LrUpdaterHook
-from .lr import build_lr_schedule
+from .hooks import CheckpointHook, IterTimerHook
+from .updater_hooks import build_lr_hook, build_momentum_hook
 
 Workflow = Sequence[Tuple[str, int]]
 
@@ -35,13 +36,14 @@ class _TrainingRunner(BaseRunner):
 
     def register_training_hooks(self, lr_config: Optional[dict], optimizer_config: Optional[dict] = None,
                                 checkpoint_config: Optional[dict] = None, log_config: Optional[dict] = None,
+                                momentum_config: Optional[dict] = None,
                                 custom_hooks_config: Optional[List[dict]] = None) -> None:
-        """Register the lr, optimizer, checkpoint, timer, custom and logger hooks (in mmcv's priorities)."""
+        """Register the lr, momentum, optimizer, checkpoint, timer, logger and custom hooks (mmcv's order and
+        priorities)."""
         if lr_config is not None:
-            schedule = build_lr_schedule(lr_config, self.by_epoch_default)
-            if schedule.by_epoch and self.max_epochs is None:
-                raise ConfigError('lr_config.by_epoch=True needs an EpochBasedRunner (max_epochs)')
-            self.register_hook(LrUpdaterHook(schedule), priority='VERY_HIGH')
+            self.register_hook(build_lr_hook(lr_config, self.by_epoch_default), priority='VERY_HIGH')
+        if momentum_config is not None:
+            self.register_hook(build_momentum_hook(momentum_config, self.by_epoch_default), priority='HIGH')
         opt_cfg = dict(optimizer_config or {})
         opt_cfg.setdefault('type', 'OptimizerHook')  # or GradientCumulativeOptimizerHook
         self.register_hook(build_from_cfg(opt_cfg, HOOKS), priority='ABOVE_NORMAL')
@@ -51,11 +53,19 @@ class _TrainingRunner(BaseRunner):
             ckpt_cfg.setdefault('by_epoch', self.by_epoch_default)
             self.register_hook(CheckpointHook(**ckpt_cfg), priority='NORMAL')
         self.register_hook(IterTimerHook(), priority='LOW')
-        for hook_cfg in custom_hooks_config or []:
+        self._register_logger_hooks(log_config)
+        self.register_custom_hooks(custom_hooks_config)
+
+    def register_custom_hooks(self, custom_hooks_config: Optional[List[dict]]) -> None:
+        """Register ``custom_hooks`` (each a dict with ``type`` and an optional ``priority``, default NORMAL)."""
+        if custom_hooks_config is None:
+            return
+        if not isinstance(custom_hooks_config, (list, tuple)):
+            raise ConfigError(f'custom_hooks must be a list of dicts, got {custom_hooks_config!r}')
+        for hook_cfg in custom_hooks_config:
             if not isinstance(hook_cfg, dict):
                 raise ConfigError(f'custom_hooks entries must be dicts with a "type", got {hook_cfg!r}')
             self.register_hook_from_cfg(hook_cfg)
-        self._register_logger_hooks(log_config)
 
     def _register_logger_hooks(self, log_config: Optional[dict]) -> None:
         if log_config is None:
@@ -73,6 +83,7 @@ class _TrainingRunner(BaseRunner):
         self._in_iter = True
         self.call_hook('before_train_iter')
         self.outputs = self.run_iter(data_batch, train_mode=True)
+        fault_point(f'train_iter:{self.iter + 1}')
         self.call_hook('after_train_iter')
         del self.data_batch
         self._iter += 1
@@ -204,6 +215,9 @@ def build_runner(cfg: dict, default_args: Dict[str, Any]) -> BaseRunner:
     runner_type = args.pop('type', None)
     if not isinstance(runner_type, str) or runner_type not in RUNNERS:
         raise ConfigError(f'runner.type must be one of {sorted(RUNNERS.module_dict)}, got {runner_type!r}')
+    if 'batch_processor' in args:
+        raise ConfigError('runner.batch_processor is not supported: mmcv 1.x deprecated it (the model\'s '
+                          'train_step/forward does the step); remove it from runner')
     unknown = sorted(set(args) - {'max_iters', 'max_epochs'})
     if unknown:
         raise ConfigError(f'runner: unknown key(s) {unknown} for {runner_type}')

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from ..utils.dist import model_device, to_device
 from ..utils import ConfigError, warn_once
+from ..utils.faults import fault_point
 from ..visualization import model_palette, paint_batch
 from .collect import (DIST_TEST_DIR, Collector, all_reduce_sum, collect_by_all_gather, collect_through_files,
                       first_occurrences)
@@ -59,6 +60,7 @@ def single_gpu_test(model: nn.Module, data_loader: DataLoader, show: bool = Fals
             collector.add(indices, _postprocess(dataset, result, indices, efficient_test, pre_eval, format_only,
                                                 format_args))
             bar.update(len(indices))
+            fault_point('val_batch')
     return collector.results()
 
 
@@ -90,6 +92,7 @@ def multi_gpu_test(model: nn.Module, data_loader: DataLoader, tmpdir: Optional[s
             results = _postprocess(dataset, result, indices, efficient_test, pre_eval, format_only, format_args)
             collector.add([i for i, k in zip(indices, kept) if k], [r for r, k in zip(results, kept) if k])
             bar.update(min(len(indices) * world_size, bar.total - bar.n))
+            fault_point('val_batch')
     if summed:
         return [all_reduce_sum(collector.summed, len(dataset.CLASSES) if hasattr(dataset, 'CLASSES') else None)]
     if gpu_collect:

@@ -75,19 +75,24 @@ _CONVERTERS: Dict[str, Callable[[StateDict], StateDict]] = {
 
 
 def convert_checkpoint(src: PathLike, dst: PathLike, src_format: str,
-                       num_classes: Optional[int] = None) -> dict:
+                       num_classes: Optional[int] = None, unsafe: bool = False) -> dict:
     """Convert the checkpoint ``src`` (``src_format`` in :data:`SRC_FORMATS`) and save it to ``dst``.
 
     The result is ``{'meta': {...}, 'state_dict': {...}}``, loadable with ``weights_only=True``.
     With ``num_classes``, a classifier of another size is dropped (the model re-initialises it).
-    Returns the saved checkpoint.
+    ``unsafe``: unpickle ``src`` in full (see :func:`read_foreign_checkpoint`). Returns the saved checkpoint.
     """
     if src_format not in _CONVERTERS:
         raise CheckpointError(f'unknown --src-format {src_format!r}; choose one of {", ".join(SRC_FORMATS)}')
-    raw = read_foreign_checkpoint(src)
+    raw = read_foreign_checkpoint(src, unsafe=unsafe)
     if not isinstance(raw, dict):
         raise CheckpointError(f'checkpoint {src} is a {type(raw).__name__}, not a dict of weights')
-    state_dict = _CONVERTERS[src_format](extract_state_dict(_weights_of(raw), src))
+    try:
+        state_dict = _CONVERTERS[src_format](extract_state_dict(_weights_of(raw), src))
+    except CheckpointError as err:
+        if os.fspath(src) in str(err):
+            raise
+        raise CheckpointError(f'{os.fspath(src)}: {err}') from err
     meta = {'converted_from': os.path.basename(os.fspath(src)), 'src_format': src_format,
             'mmseg_ddrnet_version': __version__}
     if src_format == 'mmseg':

@@ -3,20 +3,21 @@ from typing import Optional
 
 import torch
 
-from . import compiled, dispatch, reference
-from .checks import (Size, check_confusion_inputs, check_logits, check_ohem, check_size,
-                     class_weight, compute_dtype, squeeze_label)
+from . import compiled, dispatch, reference, selfcheck
+from .checks import (Size, check_confusion_inputs, check_logits, check_not_empty, check_ohem,
+                     check_size, class_weight, compute_dtype, squeeze_label)
 
 
 def _select(op: str, *tensors: torch.Tensor, dtypes=compiled.FLOAT_DTYPES):
     """The compiled module for ``op`` on these tensors, or None for the reference."""
-    return dispatch.select(op, compiled.unsupported_reason(dispatch.loaded_ext()[0], *tensors,
-                                                           dtypes=dtypes))
+    unsupported = compiled.unsupported_reason(dispatch.loaded_ext()[0], *tensors, dtypes=dtypes)
+    return dispatch.select(op, unsupported, verify=lambda ext: selfcheck.problem(op, tensors[0].device, ext))
 
 
 def resize_argmax(logits: torch.Tensor, size: Size, align_corners: bool = False) -> torch.Tensor:
     """``F.interpolate(logits, size, mode='bilinear', align_corners).argmax(1)`` as int64 N×H×W.
 
+    An empty batch (N = 0) gives an empty 0×H×W result.
     The compiled kernel never materialises the N×C×H×W resized logits. Half-precision logits
     are interpolated in float32.
     """
@@ -38,10 +39,12 @@ def seg_cross_entropy(logits: torch.Tensor, label: torch.Tensor, weight=None,
     non-ignored ones with ``avg_non_ignore``; ``weight[c]`` multiplies the loss of class-c pixels
     and is not renormalised), DDRNet's ``OhemCrossEntropy`` with ``thres``. Returns a float32
     scalar (float64 for double logits); see :func:`mmseg_ddrnet.ops.reference.seg_cross_entropy`.
+    An empty batch or label (no pixel to average over) is a :class:`DataError`.
     """
     op = 'seg_cross_entropy'
     check_logits(op, logits)
     label = squeeze_label(op, logits, label)
+    check_not_empty(op, logits, label)
     check_ohem(op, thres, min_kept)
     ext = _select(op, logits)
     if ext is None:

@@ -47,6 +47,13 @@ def squeeze_label(op: str, logits: torch.Tensor, label: torch.Tensor) -> torch.T
     return label.long()
 
 
+def check_not_empty(op: str, logits: torch.Tensor, label: torch.Tensor) -> None:
+    """A loss needs at least one image and one labelled pixel position (its mean is undefined otherwise)."""
+    if logits.shape[0] == 0 or label.numel() == 0:
+        raise DataError(f'{op}: empty input (logits of shape {tuple(logits.shape)}, label of shape '
+                        f'{tuple(label.shape)}): the loss over no pixel is undefined; skip empty batches')
+
+
 def check_ohem(op: str, thres: Optional[float], min_kept: int) -> None:
     """OHEM parameters: ``thres`` None or a number, ``min_kept`` a non-negative int."""
     if thres is not None and (isinstance(thres, bool) or not isinstance(thres, (int, float))):

@@ -103,6 +103,19 @@ def _ohem_keep(prob: torch.Tensor, n_valid: int, thres: float, min_kept: int) ->
     """
     if n_valid == 0:
         return torch.zeros_like(prob, dtype=torch.bool)
-    k = min(min_kept, n_valid - 1)
-    kth = torch.kthvalue(prob.view(-1), k + 1).values
+    kth = kth_smallest(prob.view(-1), min(min_kept, n_valid - 1) + 1)
     return prob < kth.clamp(min=thres)
+
+
+def kth_smallest(values: torch.Tensor, k: int, use_topk: Optional[bool] = None) -> torch.Tensor:
+    """The ``k``-th smallest (1-based) element of a flat tensor, as a 0-d tensor.
+
+    ``torch.kthvalue`` (quickselect) on the CPU; on CUDA it runs one thread block per slice, so
+    there ``torch.topk`` (multi-block radix select) is used instead (``use_topk`` forces either).
+    Both return the same element, so the result is identical.
+    """
+    if use_topk is None:
+        use_topk = values.device.type == 'cuda'
+    if use_topk:
+        return torch.topk(values, k, largest=False, sorted=False).values.max()
+    return torch.kthvalue(values, k).values

@@ -1,8 +1,9 @@
 """Choosing between the compiled ``mmcv_ext`` kernels and the reference implementations.
 
 The compiled kernels are used when ``mmcv_ext`` loaded, the op supports the input's device and
-dtype, and neither the environment variable ``MMSEG_DDRNET_DISABLE_EXT=1`` nor
-:func:`set_use_ext` (``ops_cfg=dict(use_ext=False)`` in a config) turned them off. Each choice
+dtype, neither the environment variable ``MMSEG_DDRNET_DISABLE_EXT=1`` nor
+:func:`set_use_ext` (``ops_cfg=dict(use_ext=False)`` in a config) turned them off, and the op's
+first-call self-check on that device passed (:mod:`mmseg_ddrnet.ops.selfcheck`). Each choice
 is logged once per op and reason.
 """
 import functools
@@ -10,7 +11,7 @@ import logging
 import os
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Iterator, Optional, Tuple
+from typing import Callable, Iterator, Optional, Tuple
 
 from ..utils import ConfigError, print_log
 
@@ -80,10 +81,12 @@ def _log_once(op: str, msg: str, level: int) -> None:
         print_log(f'mmseg_ddrnet.ops{"" if op == "*" else "." + op}: {msg}', level=level)
 
 
-def select(op: str, unsupported: str = '') -> Optional[ModuleType]:
+def select(op: str, unsupported: str = '',
+           verify: Optional[Callable[[ModuleType], str]] = None) -> Optional[ModuleType]:
     """The compiled module to run ``op`` with, or None for the reference implementation.
 
-    ``unsupported`` is why the kernels cannot take this input ('' when they can).
+    ``unsupported`` is why the kernels cannot take this input ('' when they can); ``verify(ext)``,
+    called last, says why the loaded kernel must not be used ('' when it may: the self-check).
     """
     if os.environ.get(DISABLE_ENV, '') not in ('', '0'):
         _log_once(op, f'using the reference implementation ({DISABLE_ENV} is set)', logging.INFO)
@@ -97,6 +100,10 @@ def select(op: str, unsupported: str = '') -> Optional[ModuleType]:
         return None
     if unsupported:
         _log_once(op, f'using the reference implementation: {unsupported}', logging.INFO)
+        return None
+    failed = verify(ext) if verify is not None else ''
+    if failed:
+        _log_once(op, failed, logging.WARNING)
         return None
     _log_once(op, 'using the compiled mmcv_ext kernels', logging.INFO)
     return ext

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..utils import DataError
-from . import dispatch, png
+from . import dispatch, png, selfcheck
 
 Window = Tuple[int, int, int, int]  # (y1, y2, x1, x2) in the resized image, ends exclusive
 
@@ -92,4 +92,39 @@ def read_png_rows(data: bytes, num_rows: Optional[int], filename: str) -> np.nda
 
 def _select(op: str, img: Optional[np.ndarray] = None):
     unsupported = '' if img is None or img.dtype == np.uint8 else f'no kernel for dtype {img.dtype}'
-    return dispatch.select(op, unsupported)
+    return dispatch.select(op, unsupported, verify=lambda ext: selfcheck.problem(op, _CPU, ext, _CHECKS[op]))
+
+
+_CPU = torch.device('cpu')
+
+
+def _check_resize_crop(ext, device) -> str:
+    """The kernel against cv2.resize + crop on a fixed image, whole and from its top rows (1 grey level of slack:
+    OpenCV 4 rounds the ends of rows with its scalar code)."""
+    img = np.random.RandomState(5).randint(0, 256, (13, 17, 3)).astype(np.uint8)
+    size, window = (29, 37), (3, 20, 5, 30)
+    expected = resize_crop_reference(img, size, window).astype(np.int16)
+    for rows in (13, rows_needed(13, size[0], window[1])):
+        src = torch.from_numpy(np.ascontiguousarray(img[:rows]))
+        got, err = selfcheck.guarded(device, lambda: ext.resize_crop(src, 13, *size, *window).numpy())
+        if err:
+            return err
+        if got.shape != expected.shape or np.abs(got.astype(np.int16) - expected).max() > 1:
+            return f'the window of a 13x17 image resized to {size} from its top {rows} rows differs from OpenCV'
+    return ''
+
+
+def _check_read_png_rows(ext, device) -> str:
+    """Decoding a fixed PNG (whole, then its top rows) against cv2.imdecode, exactly."""
+    img = np.random.RandomState(6).randint(0, 256, (9, 11, 3)).astype(np.uint8)
+    data = cv2.imencode('.png', img)[1].tobytes()
+    for rows in (None, 4):
+        got, err = selfcheck.guarded(device, lambda: png.decode_png_rows(data, rows, ext.png_unfilter, '<self-check>'))
+        if err:
+            return err
+        if got is None or got.shape[0] < (rows or 9) or not np.array_equal(got[:rows or 9], img[:rows or 9]):
+            return f'the {"whole image" if rows is None else f"top {rows} rows"} of a PNG differ from OpenCV'
+    return ''
+
+
+_CHECKS = {'resize_crop': _check_resize_crop, 'read_png_rows': _check_read_png_rows}

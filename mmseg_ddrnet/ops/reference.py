@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from .checks import (Size, bad_prediction_error, check_confusion_inputs, check_label_range,
-                     check_logits, check_ohem, check_size, class_weight, compute_dtype,
-                     squeeze_label)
+                     check_logits, check_not_empty, check_ohem, check_size, class_weight,
+                     compute_dtype, squeeze_label)
 
 #: Added to the denominator of ``avg_non_ignore`` means (mmseg's ``weight_reduce_loss``).
 AVG_EPS = torch.finfo(torch.float32).eps
@@ -41,10 +41,13 @@ def seg_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
     over all N·H·W pixels, or over the non-ignored ones with ``avg_non_ignore``. With ``thres``
     it is DDRNet's ``OhemCrossEntropy``: the non-ignored pixels whose target-class probability
     is below ``max(p_sorted[min(min_kept, n - 1)], thres)`` are kept and their losses averaged.
-    The loss is 0 (with a zero gradient) when no pixel is valid or kept.
+    The loss is 0 (with a zero gradient) when no pixel is valid or kept; an empty batch or label
+    (no pixel at all) is a :class:`~mmseg_ddrnet.utils.DataError`.
     """
     op = 'seg_cross_entropy'
     check_ohem(op, thres, min_kept)
+    check_logits(op, logits)
+    check_not_empty(op, logits, squeeze_label(op, logits, label))
     x, label, pixel_loss = _upsampled_pixel_loss(op, logits, label, weight, ignore_index, align_corners)
     if thres is not None:
         return _ohem(x, label, pixel_loss, ignore_index, thres, min_kept)

@@ -4,7 +4,8 @@
 as in mmseg 0.x, so a module registered in one is found from any of them. ``PIXEL_SAMPLERS``
 holds the decode heads' pixel samplers (``decode_head.sampler``), as mmseg 0.x's. ``LR_SCHEDULES`` holds the
 learning-rate policies under their lower-case ``lr_config.policy`` name, ``RUNNERS`` the runners
-(``runner.type``), ``ACTIVATION_LAYERS`` the activations of ``act_cfg``.
+(``runner.type``), ``ACTIVATION_LAYERS`` the activations of ``act_cfg``, ``INITIALIZERS`` the weight
+initializers of ``init_cfg`` (mmcv's ``Constant``, ``Kaiming``, ``Pretrained``, ...).
 """
 from .registry import Registry, build_from_cfg
 
@@ -15,6 +16,7 @@ HEADS = MODELS
 LOSSES = MODELS
 SEGMENTORS = MODELS
 PIXEL_SAMPLERS = Registry('pixel sampler')
+INITIALIZERS = Registry('initializer')
 
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')
@@ -24,5 +26,5 @@ ACTIVATION_LAYERS = Registry('activation layer')
 LR_SCHEDULES = Registry('lr schedule')  # keyed by the lower-case lr_config.policy
 
 __all__ = ['Registry', 'build_from_cfg', 'MODELS', 'BACKBONES', 'NECKS', 'HEADS', 'LOSSES',
-           'SEGMENTORS', 'PIXEL_SAMPLERS', 'DATASETS', 'PIPELINES', 'HOOKS',
+           'SEGMENTORS', 'PIXEL_SAMPLERS', 'INITIALIZERS', 'DATASETS', 'PIPELINES', 'HOOKS',
            'LR_SCHEDULES', 'RUNNERS', 'ACTIVATION_LAYERS']

@@ -17,6 +17,7 @@ class Registry:
     def __init__(self, name: str, build_func: Optional[Callable] = None):
         self.name = name
         self._module_dict: Dict[str, Any] = {}
+        self._refused: Dict[str, str] = {}
         self.build_func = build_func or build_from_cfg
 
     def __len__(self) -> int:
@@ -39,6 +40,15 @@ class Registry:
     def build(self, cfg: dict, *args, **kwargs) -> Any:
         return self.build_func(cfg, self, *args, **kwargs)
 
+    def refuse(self, name: str, reason: str) -> None:
+        """Make building ``name`` (a type known elsewhere, e.g. in mmcv) fail with ``reason``; registering a
+        module under that name later lifts the refusal."""
+        self._refused[name] = reason
+
+    def refusal(self, name: str) -> Optional[str]:
+        """Why ``name`` is refused, or None."""
+        return self._refused.get(name)
+
     def _register(self, module: Any, name: Optional[Union[str, list]] = None, force: bool = False) -> None:
         if not (inspect.isclass(module) or inspect.isfunction(module)):
             raise TypeError(f'only classes and functions can be registered, got {type(module)}')
@@ -50,6 +60,7 @@ class Registry:
                     f'{key!r} is already registered in the {self.name} registry '
                     f'(by {old.__module__}.{old.__qualname__}); pass force=True to replace it')
             self._module_dict[key] = module
+            self._refused.pop(key, None)
 
     def register_module(self, name: Optional[Union[str, list]] = None, force: bool = False,
                         module: Any = None) -> Any:
@@ -87,6 +98,8 @@ def build_from_cfg(cfg: dict, registry: Registry, default_args: Optional[dict] =
     obj_type = args.pop('type')
     if isinstance(obj_type, str):
         obj_cls = registry.get(obj_type)
+        if obj_cls is None and registry.refusal(obj_type) is not None:
+            raise ConfigError(f'{registry.name} type {obj_type!r} is not supported: {registry.refusal(obj_type)}')
         if obj_cls is None:
             raise registry.unknown_type_error(obj_type)
     elif inspect.isclass(obj_type) or inspect.isfunction(obj_type):

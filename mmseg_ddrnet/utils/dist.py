@@ -100,6 +100,11 @@ def is_distributed() -> bool:
     return get_dist_info()[1] > 1
 
 
+def in_process_group() -> bool:
+    """Whether a process group is initialised (even of one rank): collectives must then be called by every rank."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def is_main_process() -> bool:
     return get_dist_info()[0] == 0
 
@@ -158,3 +163,17 @@ def model_device(model: nn.Module) -> torch.device:
     """The device of ``model``'s first parameter (the CPU for a model without parameters)."""
     param = next(model.parameters(), None)
     return param.device if param is not None else torch.device('cpu')
+
+
+def allreduce_buffers(model: torch.nn.Module) -> None:
+    """Average the floating-point buffers (BN running statistics) over the ranks; nothing when not distributed.
+
+    Integer buffers (``num_batches_tracked``) are the same on every rank and are left alone.
+    """
+    if not is_distributed():
+        return
+    world_size = dist.get_world_size()
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            dist.all_reduce(buffer.data)
+            buffer.data.div_(world_size)

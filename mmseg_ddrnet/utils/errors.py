@@ -28,3 +28,8 @@ class CheckpointError(MMSegDDRNetError, RuntimeError):
 
 class DataError(MMSegDDRNetError, ValueError):
     """A dataset, an image or a label map is missing, unreadable or inconsistent."""
+
+
+class NumericalError(MMSegDDRNetError, ArithmeticError):
+    """Training produced a non-finite loss or gradient (lower the learning rate, check the data, or set
+    ``nan_policy``)."""

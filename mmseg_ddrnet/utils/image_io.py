@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from .errors import ConfigError, DataError
+from .io import atomic_write
 
 _CV2_FLAGS = {
     'color': cv2.IMREAD_COLOR,
@@ -115,3 +116,18 @@ def _jpeg_size(f, path: str) -> Tuple[int, int]:
             height, width = struct.unpack('>HH', sof[1:5])
             return height, width
         f.seek(struct.unpack('>H', length)[0] - 2, os.SEEK_CUR)
+
+
+def imwrite(path: str, img: np.ndarray) -> None:
+    """Encode ``img`` by the extension of ``path`` and write it atomically (a crash or Ctrl-C leaves no partial
+    image); :class:`DataError` for an extension OpenCV cannot encode."""
+    ext = os.path.splitext(path)[1] or '.png'
+    try:
+        ok, data = cv2.imencode(ext, img)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise DataError(f'cannot write {path}: OpenCV cannot encode {ext!r} images')
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, 'wb') as f:
+        f.write(data.tobytes())

@@ -1,8 +1,12 @@
 """Atomic file writes: a crash leaves either the old file or the new one, never a torn one."""
 import contextlib
+import errno
 import os
 import tempfile
 from typing import IO, Iterator, Union
+
+from .errors import ConfigError
+from .faults import fault_point
 
 
 @contextlib.contextmanager
@@ -21,12 +25,35 @@ def atomic_write(path: Union[str, os.PathLike], mode: str = 'wb') -> Iterator[IO
             yield f
             f.flush()
             os.fsync(f.fileno())
+        fault_point(f'write:{os.path.basename(path)}')
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
+
+
+def check_writable_dir(path: Union[str, os.PathLike], what: str = 'work dir') -> None:
+    """Create ``path`` if needed and prove it writable with a temporary file; :class:`ConfigError` if not.
+
+    The message names the folder and the errno (e.g. ``[Errno 13] Permission denied``).
+    """
+    path = os.path.abspath(os.fspath(path))
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise ConfigError(f'{what} {path} is not writable: {describe_os_error(err)}') from err
+
+
+def describe_os_error(err: OSError) -> str:
+    """``[Errno 28] No space left on device (ENOSPC)`` for an ``OSError``."""
+    code = err.errno
+    if code is None:
+        return str(err)
+    return f'[Errno {code}] {os.strerror(code)} ({errno.errorcode.get(code, "?")})'
 
 
 def _current_umask() -> int:
@@ -35,7 +62,7 @@ def _current_umask() -> int:
     return mask
 
 
-def _fsync_dir(folder: str) -> None:
+def fsync_dir(folder: str) -> None:
     """Persist the rename itself (best effort: not every platform can open a directory)."""
     try:
         fd = os.open(folder, os.O_RDONLY)

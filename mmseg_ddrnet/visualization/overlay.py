@@ -14,7 +14,7 @@ from torch import nn
 
 from ..utils import ConfigError, DataError, warn_once
 from ..utils.dist import unwrap_model
-from ..utils.image_io import imread
+from ..utils.image_io import imread, imwrite
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
 
@@ -69,9 +69,7 @@ def paint_batch(data: Dict[str, Any], result: List[np.ndarray], palette: np.ndar
         painted = overlay_segmentation(image, np.asarray(seg), palette, opacity)
         if out_dir:
             out_file = osp.join(out_dir, meta['ori_filename'])
-            os.makedirs(osp.dirname(out_file) or '.', exist_ok=True)
-            if not cv2.imwrite(out_file, painted):
-                raise OSError(f'cannot write {out_file}')
+            imwrite(out_file, painted)
         if show:
             show_image(meta['ori_filename'], painted)
 
@@ -127,7 +125,5 @@ def paint_result(model: nn.Module, img: ImageLike, result: Union[np.ndarray, Seq
     painted = overlay_segmentation(image, seg, colours, opacity)
     if out_file is not None:
         out_file = os.fspath(out_file)
-        os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)
-        if not cv2.imwrite(out_file, painted):
-            raise DataError(f'cannot write {out_file} (unknown image extension or unwritable folder)')
+        imwrite(out_file, painted)
     return painted

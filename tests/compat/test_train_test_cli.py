@@ -179,3 +179,24 @@ def test_custom_dataset_trains_and_tests(tmp_path, custom_root):
     assert '--options is deprecated' in metric['output']
     assert metric['mIoU'] == pytest.approx(val['mIoU'], abs=1e-5)
     assert set(metric) >= {'aAcc', 'mIoU', 'mDice'} | {f'IoU.{c}' for c in CUSTOM_CLASSES}
+
+
+def test_mmcv_hooks_and_momentum_config(tmp_path, cityscapes_root):
+    """momentum_config, EMAHook, SyncBuffersHook, DistSamplerSeedHook, ProfilerHook and mmcv 1.7 checkpoint and
+    evaluation arguments in a DDRNet 0.x config, through tools/train.py."""
+    work_dir = str(tmp_path)
+    records = train('ddrnet_23_slim_mmcv_hooks', work_dir, small_options(cityscapes_root))
+    assert [r['mode'] for r in records] == ['train'] * 3 + ['val']
+    ckpt = torch.load(osp.join(work_dir, 'ckpt_3.pth'), weights_only=True)
+    assert not osp.exists(osp.join(work_dir, 'latest.pth'))  # create_symlink=False
+    state = ckpt['state_dict']
+    ema = {k for k in state if k.startswith('ema_')}
+    assert 'ema_backbone_stem_0_conv_weight' in ema and len(ema) == sum(1 for k in state if k.startswith('ema_'))
+    group = ckpt['optimizer']['param_groups'][0]
+    # the cyclic momentum set before the 3rd iteration (index 2): 3 iterations, 1 going down, 2 going up
+    low = 0.9 * 0.85 / 0.95
+    expected = low + (0.9 - low) * (1 - math.cos(math.pi * (2 - 1) / 2)) / 2
+    assert group['initial_momentum'] == 0.9 and group['momentum'] == pytest.approx(expected, rel=1e-12)
+    with open(osp.join(work_dir, 'trace.json')) as f:
+        assert json.load(f)['traceEvents']
+    assert glob.glob(osp.join(work_dir, 'best_mIoU_iter_3.pth'))

@@ -113,9 +113,9 @@ def test_to_device_and_find_latest_checkpoint(tmp_path):
     assert moved['img_metas'] == [{'a': 1}] and moved['nested'][1] == 'x' and torch.equal(moved['img'], batch['img'])
     assert find_latest_checkpoint(str(tmp_path)) is None
     for name in ('iter_2.pth', 'iter_10.pth', 'best_mIoU_iter_12.pth'):
-        (tmp_path / name).write_bytes(b'')
+        torch.save({'meta': {}}, tmp_path / name)
     assert find_latest_checkpoint(str(tmp_path)).endswith('iter_10.pth')
-    (tmp_path / 'latest.pth').write_bytes(b'')
+    torch.save({'meta': {}}, tmp_path / 'latest.pth')
     assert find_latest_checkpoint(str(tmp_path)).endswith('latest.pth')
 
 

@@ -26,7 +26,7 @@ class ToySegmentor(nn.Module):
     """conv-GN-ReLU-dropout-conv with the mmseg 0.x segmentor API (GroupNorm: no batch statistics)."""
 
     def __init__(self, num_classes: int = 3, channels: int = 8, norm: str = 'GN', dropout: float = 0.2,
-                 train_cfg=None, test_cfg=None):
+                 train_cfg=None, test_cfg=None, pretrained=None):  # pretrained: init_segmentor sets it to None
         super().__init__()
         norm_layer = nn.GroupNorm(2, channels) if norm == 'GN' else nn.BatchNorm2d(channels)
         # dropout draws from torch's global RNG: an exact resume must restore it
@@ -67,6 +67,49 @@ class SigkillHook(Hook):
     def after_train_iter(self, runner) -> None:
         if runner.iter + 1 == self.at_iter:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module(force=True)
+class SignalSelfHook(Hook):
+    """Sends each of ``signals`` (names) to its own process before iteration ``at_iter`` (1-based), on ``ranks``
+    (None: every rank)."""
+
+    def __init__(self, at_iter: int, signals=('SIGTERM',), ranks=None):
+        self.at_iter = at_iter
+        self.signals = list(signals)
+        self.ranks = None if ranks is None else set(ranks)
+
+    def before_train_iter(self, runner) -> None:
+        if runner.iter + 1 == self.at_iter and (self.ranks is None or runner.rank in self.ranks):
+            for name in self.signals:
+                os.kill(os.getpid(), getattr(signal, name))
+
+
+@HOOKS.register_module(force=True)
+class NaNLossHook(Hook):
+    """Makes the loss term ``decode.loss_ce`` NaN at the given iterations (1-based) on ``ranks`` (None: all)
+    before the optimizer hook runs (register with priority HIGH)."""
+
+    def __init__(self, at_iters=(3,), ranks=None, value: float = float('nan')):
+        self.at_iters = set(at_iters)
+        self.ranks = None if ranks is None else set(ranks)
+        self.value = value
+
+    def after_train_iter(self, runner) -> None:
+        if runner.iter + 1 in self.at_iters and (self.ranks is None or runner.rank in self.ranks):
+            runner.outputs['loss'] = runner.outputs['loss'] * self.value
+            runner.outputs['log_vars']['decode.loss_ce'] = self.value
+
+
+@HOOKS.register_module(force=True)
+class RecordWeightsHook(Hook):
+    """Keeps a copy of the weights after each iteration (1-based) in the class attribute ``records``."""
+
+    records: Dict[int, Dict[str, torch.Tensor]] = {}
+
+    def after_train_iter(self, runner) -> None:
+        RecordWeightsHook.records[runner.iter + 1] = {
+            key: value.detach().clone() for key, value in runner.model.state_dict().items()}
 
 
 @HOOKS.register_module(force=True)

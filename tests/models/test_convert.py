@@ -167,7 +167,19 @@ class HistoryBuffer:  # stands for mmengine's message-hub buffers in training ch
         self.values = [1.0, 2.0]
 
 
-def test_foreign_objects_become_inert_placeholders(tmp_path):
+@pytest.fixture
+def fake_mmengine(monkeypatch):
+    """``HistoryBuffer`` importable as ``mmengine.logging.history_buffer.HistoryBuffer`` (for pickling it)."""
+    import types
+    for name in ('mmengine', 'mmengine.logging', 'mmengine.logging.history_buffer'):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setattr(HistoryBuffer, '__module__', 'mmengine.logging.history_buffer')
+    sys.modules['mmengine.logging.history_buffer'].HistoryBuffer = HistoryBuffer
+    sys.modules['mmengine.logging'].history_buffer = sys.modules['mmengine.logging.history_buffer']
+    sys.modules['mmengine'].logging = sys.modules['mmengine.logging']
+
+
+def test_foreign_objects_become_inert_placeholders(tmp_path, fake_mmengine):
     import numpy as np
     torch.save({'meta': {'seed': np.int64(3), 'iter': 4, 'hub': HistoryBuffer()},
                 'state_dict': {'w': torch.ones(2)}, 'message_hub': {'x': np.zeros(2)}}, tmp_path / 'a.pth')
@@ -181,7 +193,7 @@ def test_malicious_or_corrupt_files_refused(tmp_path, monkeypatch):
     marker = tmp_path / 'pwned'
     monkeypatch.setenv('SIDE_EFFECT_DIR', str(marker))
     torch.save({'state_dict': {'w': torch.ones(2)}, 'x': _SideEffect()}, tmp_path / 'evil.pth')
-    with pytest.raises(CheckpointError, match=r'evil\.pth calls posix\.mkdir.*unsafe'):
+    with pytest.raises(CheckpointError, match=r'evil\.pth: unpickling it would call posix\.mkdir.*--unsafe-load'):
         read_foreign_checkpoint(tmp_path / 'evil.pth')
     assert not marker.exists()
     (tmp_path / 'bad.pth').write_bytes(b'\x80\x02}q\x00garbage')

@@ -84,10 +84,42 @@ def test_fcnhead_as_mmseg0x_auxiliary_head():
 @pytest.mark.parametrize('cfg,match', [
     (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, num_convs=0), 'num_convs=0'),
     (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, num_convs=-1), 'num_convs'),
-    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, conv_cfg=dict(type='Conv2d')), 'conv_cfg'),
-    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, init_cfg=dict(type='Normal')), 'init_cfg'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, conv_cfg=dict(type='DCNv2')), 'conv_cfg.*plain 2-D'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, init_cfg=dict(type='Normal', std='1')),
+     'init_cfg Normal: std must be a number'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, init_cfg=dict(type='Normal', override=1)),
+     'override must be a dict or a list of dicts'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2,
+          init_cfg=dict(type='Normal', override=dict(type='Constant', val=1))), 'needs a "name"'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2,
+          init_cfg=dict(type='Normal', override=dict(name='conv_seg', std=2))), 'no "type"'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, init_cfg=dict(type='Normal', foo=1)),
+     "DDRHead: init_cfg Normal: .*unexpected keyword argument 'foo'"),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, align_corners='False'),
+     'DDRHead: align_corners must be a bool'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes='2'), 'num_classes must be an int > 0'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, ignore_index='255'),
+     'ignore_index must be an int'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, dropout_ratio='0.1'),
+     'dropout_ratio must be a number'),
+    (dict(type='DDRHead', in_channels=64, channels=32, num_classes=2, norm_cfg='BN'), 'norm_cfg must be a dict'),
+    (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, kernel_size='3'), 'kernel_size must be an int'),
+    (dict(type='FCNHead', in_channels=64, channels=32, num_classes=2, concat_input='no'),
+     'concat_input must be a bool'),
+    (dict(type='FCNHead', in_channels=[64, '32'], in_index=[0, 1], input_transform='resize_concat', channels=32,
+          num_classes=2), 'in_channels must be positive ints'),
     (dict(type='DDRHead', in_channels=[64], channels=32, num_classes=2), 'in_channels'),
 ])
 def test_bad_head_configs(cfg, match):
     with pytest.raises(ConfigError, match=match):
         build_head(cfg)
+
+
+@pytest.mark.parametrize('conv_cfg', [dict(type='Conv2d'), dict(type='Conv')])
+def test_plain_conv_cfg_is_accepted_as_mmcv_builds_it(conv_cfg):
+    from mmseg_ddrnet.registry import MODELS
+    base = dict(type='FCNHead', in_channels=8, channels=4, num_classes=2)
+    head, plain = MODELS.build(dict(base, conv_cfg=conv_cfg)), MODELS.build(base)
+    shapes = {k: v.shape for k, v in head.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in plain.state_dict().items()}
+    assert type(head.conv_seg) is torch.nn.Conv2d and type(head.convs[0].conv) is torch.nn.Conv2d

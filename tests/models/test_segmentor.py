@@ -166,7 +166,7 @@ def test_slide_averages_overlapping_windows():
 
 
 @pytest.mark.parametrize('change,error,match', [
-    (dict(decode_head=dict(num_classes='19')), ConfigError, 'num_classes must be a positive int'),
+    (dict(decode_head=dict(num_classes='19')), ConfigError, "num_classes must be an int > 0, got str '19'"),
     (dict(decode_head=dict(num_classes=0)), ConfigError, 'num_classes'),
     (dict(decode_head=dict(chanels=64)), ConfigError, 'chanels'),
     (dict(decode_head=dict(sampler=dict(type='OHEMPixelSampler', min_kept=1))), ConfigError, 'min_kept'),
@@ -178,15 +178,34 @@ def test_slide_averages_overlapping_windows():
     (dict(backbone=dict(type='DDRNet', chanels=32)), ConfigError, 'chanels'),
     (dict(test_cfg=dict(mode='sliding')), ConfigError, 'mode'),
     (dict(test_cfg=dict(mode='slide', crop_size=(512, 512))), ConfigError, 'stride'),
-    (dict(test_cfg=dict(mode='whole', crop=1)), ConfigError, 'crop'),
-    (dict(train_cfg=dict(sampler=None)), ConfigError, 'train_cfg'),
-    (dict(init_cfg=dict(type='Pretrained')), ConfigError, 'init_cfg'),
+    (dict(test_cfg=dict(mode=1)), ConfigError, "test_cfg: mode must be one of 'whole', 'slide', got int 1"),
+    (dict(init_cfg=dict(type='Pretrained')), ConfigError,
+     "EncoderDecoder: init_cfg Pretrained: .*missing 1 required positional argument: 'checkpoint'"),
+    (dict(init_cfg=dict(type='Pretrained', checkpoint=['a.pth'])), ConfigError,
+     'init_cfg Pretrained: checkpoint must be a str'),
+    (dict(train_cfg='{}'), ConfigError, "EncoderDecoder: train_cfg must be a dict or None, got str '{}'"),
+    (dict(test_cfg='{}'), ConfigError, "EncoderDecoder: test_cfg must be a dict or None, got str '{}'"),
+    (dict(backbone='DDRNet'), ConfigError, 'EncoderDecoder: backbone must be a dict with a "type" key'),
+    (dict(decode_head=None), ConfigError, 'EncoderDecoder: decode_head must be a dict with a "type" key'),
+    (dict(neck=[]), ConfigError, 'EncoderDecoder: neck must be a dict with a "type" key or None'),
+    (dict(pretrained=1), ConfigError, 'EncoderDecoder: pretrained must be a str or None, got int 1'),
+    (dict(memory_format=None), ConfigError, "memory_format must be one of 'auto'"),
+    (dict(decode_head=dict(loss_decode=dict(type='CrossEntropyLoss', loss_weight='1.0'))), ConfigError,
+     'CrossEntropyLoss: loss_weight must be a number'),
+    (dict(decode_head=dict(loss_decode=dict(type='CrossEntropyLoss', avg_non_ignore='True'))), ConfigError,
+     'CrossEntropyLoss: avg_non_ignore must be a bool'),
+    (dict(decode_head=dict(loss_decode=dict(type='OhemCrossEntropy', thres='0.7'))), ConfigError,
+     'OhemCrossEntropy: thres must be a number'),
+    (dict(decode_head=dict(loss_decode=dict(type='OhemCrossEntropy', ignore_label='255'))), ConfigError,
+     'OhemCrossEntropy: ignore_label must be an int'),
+    (dict(decode_head=dict(sampler=dict(type='OHEMPixelSampler', thresh='0.7'))), ConfigError,
+     'OHEMPixelSampler: thresh must be a number'),
     (dict(auxiliary_head='DDRHead'), ConfigError, 'auxiliary_head'),
 ])
 def test_bad_segmentor_configs_are_clear_errors(change, error, match):
     cfg = slim_cfg()
     for key, value in change.items():
-        cfg[key] = dict(cfg[key], **value) if key == 'decode_head' else value
+        cfg[key] = dict(cfg[key], **value) if key == 'decode_head' and isinstance(value, dict) else value
     with pytest.raises(error, match=match):
         build_segmentor(cfg)
 

@@ -130,6 +130,18 @@ def test_out_holds_label_maps_of_the_original_size(maps):
         assert seg.min() >= 0 and seg.max() < 19
 
 
+@pytest.mark.parametrize('precision, min_agree', [('fp32', 0.999), ('bf16', 0.9)])
+def test_fuse_conv_bn_and_precision_test_the_deploy_model(setup, maps, precision, min_agree):
+    tmp, config, checkpoint = setup
+    out = tmp / f'maps_{precision}.pkl'
+    tool.main([config, checkpoint, '--out', str(out), '--fuse-conv-bn', '--precision', precision])
+    with open(out, 'rb') as f:
+        deployed = pickle.load(f)
+    assert [m.shape for m in deployed] == [m.shape for m in maps]
+    agree = np.mean([(a == b).mean() for a, b in zip(deployed, maps)])
+    assert agree >= min_agree, f'{precision} deploy model agrees with the fp32 model on {agree:.4f} of the pixels'
+
+
 def test_eval_miou_matches_a_direct_computation(eval_run, maps):
     tmp, matrices, metrics = eval_run
     hist = np.zeros((19, 19), np.int64)

@@ -13,11 +13,15 @@
 
 namespace mmcv_ext {
 
-// The two source indices of one output coordinate and their weights (w0 + w1 = 1).
+// The two source indices of one output coordinate and their weights (w0 + w1 = 1). `copy` marks
+// a dimension whose input and output sizes are equal: the value is the source's own (i1 = i0,
+// weights 1 and 0 never applied), as when the reference skips the resize, so that an inf in the
+// next row or column cannot turn into inf * 0 = NaN.
 template <typename acc_t>
 struct Tap {
   int64_t i0, i1;
   acc_t w0, w1;
+  bool copy;
 };
 
 // Ratio between source and destination coordinates (area_pixel_compute_scale, no explicit scale).
@@ -32,7 +36,16 @@ MMCV_EXT_HD acc_t source_scale(int64_t in_size, int64_t out_size, bool align_cor
 
 // Source taps of destination index `dst` (area_pixel_compute_source_index + index guards).
 template <typename acc_t>
-MMCV_EXT_HD Tap<acc_t> source_tap(acc_t scale, int64_t dst, int64_t in_size, bool align_corners) {
+MMCV_EXT_HD Tap<acc_t> source_tap(acc_t scale, int64_t dst, int64_t in_size, int64_t out_size,
+                                  bool align_corners) {
+  Tap<acc_t> tap;
+  if (in_size == out_size) {
+    tap.i0 = tap.i1 = dst;
+    tap.w0 = static_cast<acc_t>(1);
+    tap.w1 = static_cast<acc_t>(0);
+    tap.copy = true;
+    return tap;
+  }
   acc_t src = align_corners
                   ? scale * static_cast<acc_t>(dst)
                   : scale * (static_cast<acc_t>(dst) + static_cast<acc_t>(0.5)) - static_cast<acc_t>(0.5);
@@ -42,12 +55,18 @@ MMCV_EXT_HD Tap<acc_t> source_tap(acc_t scale, int64_t dst, int64_t in_size, boo
   acc_t lambda = src - static_cast<acc_t>(i0);
   if (lambda < static_cast<acc_t>(0)) lambda = static_cast<acc_t>(0);
   if (lambda > static_cast<acc_t>(1)) lambda = static_cast<acc_t>(1);
-  Tap<acc_t> tap;
   tap.i0 = i0;
   tap.i1 = i0 < in_size - 1 ? i0 + 1 : i0;
   tap.w0 = static_cast<acc_t>(1) - lambda;
   tap.w1 = lambda;
+  tap.copy = false;
   return tap;
+}
+
+// The value between source values a (at i0) and b (at i1) given by one tap.
+template <typename acc_t>
+MMCV_EXT_HD acc_t blend(acc_t a, acc_t b, const Tap<acc_t>& t) {
+  return t.copy ? a : a * t.w0 + b * t.w1;
 }
 
 // Value of one plane (row-major, `width` columns) at the output point given by its taps, with
@@ -56,9 +75,10 @@ template <typename scalar_t, typename acc_t>
 MMCV_EXT_HD acc_t interpolate(const scalar_t* plane, int64_t width, const Tap<acc_t>& ty,
                               const Tap<acc_t>& tx) {
   const scalar_t* r0 = plane + ty.i0 * width;
+  const acc_t t0 = blend(static_cast<acc_t>(r0[tx.i0]), static_cast<acc_t>(r0[tx.i1]), tx);
+  if (ty.copy) return t0;
   const scalar_t* r1 = plane + ty.i1 * width;
-  acc_t t0 = static_cast<acc_t>(r0[tx.i0]) * tx.w0 + static_cast<acc_t>(r0[tx.i1]) * tx.w1;
-  acc_t t1 = static_cast<acc_t>(r1[tx.i0]) * tx.w0 + static_cast<acc_t>(r1[tx.i1]) * tx.w1;
+  const acc_t t1 = blend(static_cast<acc_t>(r1[tx.i0]), static_cast<acc_t>(r1[tx.i1]), tx);
   return t0 * ty.w0 + t1 * ty.w1;
 }
 

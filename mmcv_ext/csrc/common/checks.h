@@ -11,6 +11,13 @@
 
 namespace mmcv_ext {
 
+// N×C×h×w logits with at least one class and one source pixel (N may be 0).
+inline void check_logits(const char* op, const at::Tensor& logits) {
+  TORCH_CHECK(logits.dim() == 4, op, ": logits must be N×C×h×w, got ", logits.dim(), " dims");
+  TORCH_CHECK(logits.size(1) > 0 && logits.size(2) > 0 && logits.size(3) > 0, op,
+              ": logits must have C, h, w > 0, got shape ", logits.sizes());
+}
+
 // Device dispatch statement: returns `name_cuda(...)` for CUDA tensors (when compiled with CUDA
 // kernels) and `name_cpu(...)` otherwise.
 #ifdef MMCV_EXT_WITH_CUDA

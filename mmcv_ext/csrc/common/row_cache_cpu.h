@@ -16,7 +16,7 @@ template <typename acc_t>
 std::vector<Tap<acc_t>> make_taps(int64_t in_size, int64_t out_size, bool align_corners) {
   const acc_t scale = source_scale<acc_t>(in_size, out_size, align_corners);
   std::vector<Tap<acc_t>> taps(out_size);
-  for (int64_t i = 0; i < out_size; ++i) taps[i] = source_tap<acc_t>(scale, i, in_size, align_corners);
+  for (int64_t i = 0; i < out_size; ++i) taps[i] = source_tap<acc_t>(scale, i, in_size, out_size, align_corners);
   return taps;
 }
 
@@ -25,7 +25,7 @@ class RowCache {
  public:
   // `planes` planes of h×w values, upsampled along x with the taps `xs` (out_w = xs.size()).
   RowCache(int64_t planes, int64_t h, int64_t w, const std::vector<Tap<acc_t>>& xs)
-      : planes_(planes), h_(h), w_(w), xs_(xs) {
+      : planes_(planes), h_(h), w_(w), xs_(xs), copy_(!xs.empty() && xs[0].copy) {
     for (Slot& s : slots_) s.data.resize(planes * xs.size());
   }
 
@@ -57,6 +57,10 @@ class RowCache {
     for (int64_t p = 0; p < planes_; ++p) {
       const scalar_t* src = base + p * h_ * w_ + row * w_;
       acc_t* dst = s.data.data() + p * out_w;
+      if (copy_) {  // same width: the source row itself
+        for (int64_t x = 0; x < out_w; ++x) dst[x] = static_cast<acc_t>(src[x]);
+        continue;
+      }
       for (int64_t x = 0; x < out_w; ++x) {
         const Tap<acc_t>& tx = xs_[x];
         dst[x] = static_cast<acc_t>(src[tx.i0]) * tx.w0 + static_cast<acc_t>(src[tx.i1]) * tx.w1;
@@ -67,6 +71,7 @@ class RowCache {
 
   int64_t planes_, h_, w_;
   const std::vector<Tap<acc_t>>& xs_;
+  const bool copy_;
   Slot slots_[2];
 };
 

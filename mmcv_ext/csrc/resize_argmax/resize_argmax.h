@@ -15,7 +15,7 @@ at::Tensor resize_argmax_cuda(const at::Tensor& logits, int64_t out_h, int64_t o
 // int64 N×out_h×out_w class indices of F.interpolate(logits, (out_h, out_w)).argmax(1).
 inline at::Tensor resize_argmax(const at::Tensor& logits, int64_t out_h, int64_t out_w,
                                 bool align_corners) {
-  TORCH_CHECK(logits.dim() == 4, "resize_argmax: logits must be N×C×h×w");
+  check_logits("resize_argmax", logits);
   TORCH_CHECK(out_h > 0 && out_w > 0, "resize_argmax: the output size must be positive");
   MMCV_EXT_CHECK_CONTIGUOUS(logits);
   MMCV_EXT_DISPATCH_DEVICE(logits, resize_argmax, logits, out_h, out_w, align_corners);

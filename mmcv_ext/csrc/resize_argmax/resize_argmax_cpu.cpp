@@ -21,19 +21,20 @@ inline bool better(acc_t v, acc_t best) {
 }
 
 // One output row: blend the x-interpolated source rows r0, r1 (c planes of out_w values) with the
-// y weights and keep the class of the first maximum; written to dst as int64.
+// y weights (r0 itself when `copy`: same height, see Tap) and keep the class of the first maximum;
+// written to dst as int64.
 template <typename acc_t>
-inline void blend_argmax_row(const acc_t* r0, const acc_t* r1, acc_t w0, acc_t w1, int64_t c,
+inline void blend_argmax_row(const acc_t* r0, const acc_t* r1, acc_t w0, acc_t w1, bool copy, int64_t c,
                              int64_t out_w, acc_t* best, int32_t* arg, int64_t* dst) {
   for (int64_t x = 0; x < out_w; ++x) {
-    best[x] = r0[x] * w0 + r1[x] * w1;
+    best[x] = copy ? r0[x] : r0[x] * w0 + r1[x] * w1;
     arg[x] = 0;
   }
   for (int32_t k = 1; k < c; ++k) {  // branch-free so that the compiler vectorises it
     const acc_t* p0 = r0 + k * out_w;
     const acc_t* p1 = r1 + k * out_w;
     for (int64_t x = 0; x < out_w; ++x) {
-      const acc_t v = p0[x] * w0 + p1[x] * w1;
+      const acc_t v = copy ? p0[x] : p0[x] * w0 + p1[x] * w1;
       const bool take = better(v, best[x]);
       best[x] = take ? v : best[x];
       arg[x] = take ? k : arg[x];
@@ -48,9 +49,9 @@ inline void blend_argmax_row(const acc_t* r0, const acc_t* r1, acc_t w0, acc_t w
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-void blend_argmax_row_float(const float* r0, const float* r1, float w0, float w1, int64_t c,
+void blend_argmax_row_float(const float* r0, const float* r1, float w0, float w1, bool copy, int64_t c,
                             int64_t out_w, float* best, int32_t* arg, int64_t* dst) {
-  blend_argmax_row<float>(r0, r1, w0, w1, c, out_w, best, arg, dst);
+  blend_argmax_row<float>(r0, r1, w0, w1, copy, c, out_w, best, arg, dst);
 }
 
 template <typename scalar_t>
@@ -69,10 +70,10 @@ void resize_argmax_kernel(const scalar_t* in, int64_t* out, int64_t n, int64_t c
       const auto rows = cache.rows(in + (row / out_h) * c * h * w, ty);
       int64_t* dst = out + row * out_w;
       if constexpr (std::is_same<acc_t, float>::value) {
-        blend_argmax_row_float(rows.first, rows.second, ty.w0, ty.w1, c, out_w, best.data(),
+        blend_argmax_row_float(rows.first, rows.second, ty.w0, ty.w1, ty.copy, c, out_w, best.data(),
                                arg.data(), dst);
       } else {
-        blend_argmax_row<acc_t>(rows.first, rows.second, ty.w0, ty.w1, c, out_w, best.data(),
+        blend_argmax_row<acc_t>(rows.first, rows.second, ty.w0, ty.w1, ty.copy, c, out_w, best.data(),
                                 arg.data(), dst);
       }
     }

@@ -16,8 +16,8 @@ __global__ void resize_argmax_kernel(const scalar_t* __restrict__ in, int64_t* _
                                      int64_t out_w, acc_t scale_y, acc_t scale_x, bool align_corners) {
   MMCV_EXT_GRID_STRIDE_LOOP(i, total) {
     const int64_t x = i % out_w, y = (i / out_w) % out_h, n = i / (out_w * out_h);
-    const Tap<acc_t> ty = source_tap<acc_t>(scale_y, y, h, align_corners);
-    const Tap<acc_t> tx = source_tap<acc_t>(scale_x, x, w, align_corners);
+    const Tap<acc_t> ty = source_tap<acc_t>(scale_y, y, h, out_h, align_corners);
+    const Tap<acc_t> tx = source_tap<acc_t>(scale_x, x, w, out_w, align_corners);
     const scalar_t* image = in + n * c * h * w;
     acc_t best = interpolate<scalar_t, acc_t>(image, w, ty, tx);
     int64_t arg = 0;

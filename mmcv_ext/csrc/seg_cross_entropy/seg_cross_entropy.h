@@ -43,7 +43,7 @@ inline at::ScalarType seg_ce_acc_type(const at::Tensor& logits) {
 
 inline void seg_ce_check(const at::Tensor& logits, const at::Tensor& label,
                          const c10::optional<at::Tensor>& weight) {
-  TORCH_CHECK(logits.dim() == 4, "seg_cross_entropy: logits must be N×C×h×w");
+  check_logits("seg_cross_entropy", logits);
   TORCH_CHECK(label.dim() == 3 && label.size(0) == logits.size(0),
               "seg_cross_entropy: label must be N×H×W with the logits' N");
   TORCH_CHECK(label.scalar_type() == at::kLong, "seg_cross_entropy: label must be int64");
@@ -76,11 +76,13 @@ inline at::Tensor seg_ce_backward(const at::Tensor& logits, const at::Tensor& la
               "seg_cross_entropy: lse must be the forward's N×H×W output");
   TORCH_CHECK(scale.numel() == 1 && scale.scalar_type() == seg_ce_acc_type(logits),
               "seg_cross_entropy: scale must be a one-element tensor in the compute dtype");
+  MMCV_EXT_CHECK_SAME_DEVICE(logits, lse);
   MMCV_EXT_CHECK_SAME_DEVICE(logits, scale);
   if (keep.has_value()) {
     TORCH_CHECK(keep->sizes() == label.sizes() && keep->scalar_type() == at::kBool &&
                     keep->is_contiguous(),
                 "seg_cross_entropy: keep must be a contiguous bool N×H×W mask");
+    MMCV_EXT_CHECK_SAME_DEVICE(logits, *keep);
   }
   MMCV_EXT_DISPATCH_DEVICE(logits, seg_ce_backward, logits, label, weight, lse, keep,
                                   scale, ignore_index, align_corners);

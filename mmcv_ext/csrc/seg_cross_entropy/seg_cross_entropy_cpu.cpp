@@ -55,7 +55,7 @@ void forward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_t
     for (int64_t row = begin; row < end; ++row) {
       const Tap<acc_t>& ty = ys[row % s.out_h];
       const auto rows = cache.rows(in + (row / s.out_h) * s.c * s.h * s.w, ty);
-      for (int64_t i = 0; i < s.c * s.out_w; ++i) z[i] = rows.first[i] * ty.w0 + rows.second[i] * ty.w1;
+      for (int64_t i = 0; i < s.c * s.out_w; ++i) z[i] = blend(rows.first[i], rows.second[i], ty);
       row_softmax_stats(z.data(), s.c, s.out_w, m.data(), sum.data());
       for (int64_t x = 0; x < s.out_w; ++x) {
         const int64_t p = row * s.out_w + x, l = label[p];
@@ -135,7 +135,7 @@ void backward_kernel(const scalar_t* in, const int64_t* label, const at::opmath_
           coef[x] = used ? scale * (weight ? weight[l] : acc_t(1)) : acc_t(0);
         }
         const auto rows = cache.rows(in + n * image_size, ty);
-        for (int64_t i = 0; i < s.c * s.out_w; ++i) z[i] = rows.first[i] * ty.w0 + rows.second[i] * ty.w1;
+        for (int64_t i = 0; i < s.c * s.out_w; ++i) z[i] = blend(rows.first[i], rows.second[i], ty);
         row_logit_grad(z.data(), label + p0, lse + p0, coef.data(), s.c, s.out_w, d.data());
         for (int64_t k = 0; k < s.c; ++k) {
           std::fill(row_grad.begin(), row_grad.end(), acc_t(0));

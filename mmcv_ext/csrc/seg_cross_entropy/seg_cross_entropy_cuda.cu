@@ -1,5 +1,8 @@
 // CUDA kernels of seg_cross_entropy: one thread per output pixel. The backward scatters each
-// pixel's gradient to its 4 low-resolution neighbours with atomic adds.
+// pixel's gradient to its 4 low-resolution neighbours with atomic adds, so the order of the
+// float additions (and the last bits of the gradient) vary from run to run, as in PyTorch's own
+// upsample_bilinear2d backward: it alerts under torch.use_deterministic_algorithms(True).
+#include <ATen/Context.h>
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/Atomic.cuh>
@@ -22,8 +25,8 @@ struct Geometry {
   bool align_corners;
 
   __device__ __forceinline__ void taps(int64_t i, Tap<acc_t>& ty, Tap<acc_t>& tx) const {
-    ty = source_tap<acc_t>(scale_y, (i / out_w) % out_h, h, align_corners);
-    tx = source_tap<acc_t>(scale_x, i % out_w, w, align_corners);
+    ty = source_tap<acc_t>(scale_y, (i / out_w) % out_h, h, out_h, align_corners);
+    tx = source_tap<acc_t>(scale_x, i % out_w, w, out_w, align_corners);
   }
 };
 
@@ -83,10 +86,11 @@ __global__ void backward_kernel(const scalar_t* __restrict__ in, const int64_t* 
       const acc_t z = interpolate<scalar_t, acc_t>(in + plane, g.w, ty, tx);
       const acc_t d = coef * (exp(z - lse[i]) - acc_t(l == k ? 1 : 0));
       acc_t* dst = grad + plane;
-      gpuAtomicAdd(dst + ty.i0 * g.w + tx.i0, d * ty.w0 * tx.w0);
-      gpuAtomicAdd(dst + ty.i0 * g.w + tx.i1, d * ty.w0 * tx.w1);
+      gpuAtomicAdd(dst + ty.i0 * g.w + tx.i0, d * ty.w0 * tx.w0);  // copy taps: weight 1, no other tap
+      if (!tx.copy) gpuAtomicAdd(dst + ty.i0 * g.w + tx.i1, d * ty.w0 * tx.w1);
+      if (ty.copy) continue;
       gpuAtomicAdd(dst + ty.i1 * g.w + tx.i0, d * ty.w1 * tx.w0);
-      gpuAtomicAdd(dst + ty.i1 * g.w + tx.i1, d * ty.w1 * tx.w1);
+      if (!tx.copy) gpuAtomicAdd(dst + ty.i1 * g.w + tx.i1, d * ty.w1 * tx.w1);
     }
   }
 }
@@ -130,6 +134,9 @@ at::Tensor seg_ce_backward_cuda(const at::Tensor& logits, const at::Tensor& labe
                                 const c10::optional<at::Tensor>& keep, const at::Tensor& scale,
                                 int64_t ignore_index, bool align_corners) {
   const c10::cuda::CUDAGuard guard(logits.device());
+  if (logits.size(2) != label.size(1) || logits.size(3) != label.size(2)) {  // same size: one writer per value
+    at::globalContext().alertNotDeterministic("seg_ce_backward_cuda (mmcv_ext seg_cross_entropy backward)");
+  }
   at::Tensor grad = at::zeros(logits.sizes(), logits.options().dtype(seg_ce_acc_type(logits)));
   const int64_t total = label.numel();
   if (total == 0) return grad;

@@ -2,15 +2,16 @@
 import math
 import os
 import os.path as osp
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 from torch.utils.data import DataLoader
 
 from ...evaluation import multi_gpu_test, single_gpu_test
 from ...registry import HOOKS
-from ...utils import ConfigError
+from ...utils import ConfigError, warn_once
 from ...utils.dist import broadcast_object
 from ..rng import get_rng_state, set_rng_state
+from .checkpoint import check_local_file_client, run_out_dir
 from .hook import Hook
 from .logger import LoggerHook
 
@@ -18,16 +19,25 @@ GREATER_KEYS = ('acc', 'top', 'AR@', 'auc', 'precision', 'mAP', 'mDice', 'mIoU',
 LESS_KEYS = ('loss',)
 
 
-def infer_rule(key: str) -> str:
+def infer_rule(key: str, greater_keys: Sequence[str] = GREATER_KEYS, less_keys: Sequence[str] = LESS_KEYS) -> str:
     """``'greater'`` or ``'less'``: whether a larger value of metric ``key`` is better (mmcv's rules)."""
     low = key.lower()
-    greater, less = [k.lower() for k in GREATER_KEYS], [k.lower() for k in LESS_KEYS]
+    greater, less = [k.lower() for k in greater_keys], [k.lower() for k in less_keys]
     if low in greater or (low not in less and any(k in low for k in greater)):
         return 'greater'
     if low in less or any(k in low for k in less):
         return 'less'
     raise ConfigError(f'evaluation.save_best: cannot tell whether a larger {key!r} is better; set rule='
                       "'greater' or rule='less'")
+
+
+def _keys(name: str, keys: Union[None, str, Sequence[str]], default: Sequence[str]) -> Sequence[str]:
+    if keys is None:
+        return default
+    keys = (keys,) if isinstance(keys, str) else keys
+    if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+        raise ConfigError(f'evaluation.{name} must be a str or a list of str, got {keys!r}')
+    return tuple(keys)
 
 
 @HOOKS.register_module()
@@ -47,14 +57,20 @@ class EvalHook(Hook):
         save_best: metric that selects the best checkpoint, ``'auto'`` or None.
         rule: ``'greater'`` or ``'less'``; inferred from the metric name when None.
         efficient_test: deprecated and ignored (pre_eval keeps memory constant).
-        out_dir: where the best checkpoint goes (default: ``runner.work_dir``).
+        out_dir: the best checkpoint goes to ``<out_dir>/<last folder of work_dir>`` (default: ``work_dir``).
+        greater_keys, less_keys: the metric names (or parts of names) whose larger / smaller values are better,
+            replacing mmcv's defaults for the ``save_best`` rule.
+        test_fn: ignored with a warning (mmseg 0.x's hook ignores it too).
+        file_client_args: None or ``dict(backend='disk')`` (local files only).
         **eval_kwargs: passed to ``dataset.evaluate`` (``metric='mIoU'``, ...).
     """
 
     def __init__(self, dataloader: DataLoader, interval: int = 1, by_epoch: bool = False,
                  start: Optional[int] = None, pre_eval: bool = False, save_best: Optional[str] = None,
                  rule: Optional[str] = None, efficient_test: bool = False, out_dir: Optional[str] = None,
-                 **eval_kwargs: Any):
+                 greater_keys: Union[None, str, Sequence[str]] = None,
+                 less_keys: Union[None, str, Sequence[str]] = None, test_fn: Optional[Callable] = None,
+                 file_client_args: Optional[dict] = None, **eval_kwargs: Any):
         if not isinstance(dataloader, DataLoader):
             raise ConfigError(f'EvalHook needs a torch DataLoader, got {type(dataloader).__name__}')
         if interval <= 0:
@@ -67,12 +83,19 @@ class EvalHook(Hook):
         self.start = start
         self.pre_eval = pre_eval
         self.save_best = save_best
-        self.rule = rule if rule is not None or save_best in (None, 'auto') else infer_rule(save_best)
+        check_local_file_client('evaluation', file_client_args)
+        if test_fn is not None:
+            warn_once('evaluation.test_fn is ignored: mmseg 0.x\'s EvalHook always tests with its single_gpu_test '
+                      '/ multi_gpu_test, as here')
+        self.greater_keys = _keys('greater_keys', greater_keys, GREATER_KEYS)
+        self.less_keys = _keys('less_keys', less_keys, LESS_KEYS)
+        self.rule = rule if rule is not None or save_best in (None, 'auto') else \
+            infer_rule(save_best, self.greater_keys, self.less_keys)
         self.out_dir = out_dir
         self.eval_kwargs = eval_kwargs
 
     def before_run(self, runner) -> None:
-        self.out_dir = self.out_dir or runner.work_dir
+        self.out_dir = run_out_dir(self.out_dir, runner.work_dir)
 
     def _should_evaluate(self, runner) -> bool:
         current = (runner.epoch if self.by_epoch else runner.iter) + 1
@@ -117,7 +140,7 @@ class EvalHook(Hook):
         if key not in metrics:
             raise ConfigError(f'evaluation.save_best={self.save_best!r} is not among the metrics '
                               f'{sorted(metrics)}')
-        rule = self.rule or infer_rule(key)
+        rule = self.rule or infer_rule(key, self.greater_keys, self.less_keys)
         msgs = runner.meta.setdefault('hook_msgs', {})
         best = msgs.get('best_score', -math.inf if rule == 'greater' else math.inf)
         score = float(metrics[key])

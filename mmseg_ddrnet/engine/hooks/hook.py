@@ -1,6 +1,6 @@
 """The hook base class and hook priorities (mmcv 1.x names and values)."""
 from enum import IntEnum
-from typing import Union
+from typing import List, Union
 
 
 class Priority(IntEnum):
@@ -29,10 +29,21 @@ def get_priority(priority: Union[int, str, Priority]) -> int:
 
 
 class Hook:
-    """A set of callbacks the runner calls at fixed points of training; every method is a no-op here."""
+    """A set of callbacks the runner calls at fixed points of training (mmcv 1.x's ``Hook``).
+
+    As in mmcv, the train/val stage methods call the generic ones (``before_epoch``, ``after_epoch``,
+    ``before_iter``, ``after_iter``), so a hook written for mmcv that overrides only those runs in both phases.
+    """
 
     STAGES = ('before_run', 'before_train_epoch', 'before_train_iter', 'after_train_iter', 'after_train_epoch',
               'before_val_epoch', 'before_val_iter', 'after_val_iter', 'after_val_epoch', 'after_run')
+    GENERIC_STAGES = {'before_epoch': ('before_train_epoch', 'before_val_epoch'),
+                      'after_epoch': ('after_train_epoch', 'after_val_epoch'),
+                      'before_iter': ('before_train_iter', 'before_val_iter'),
+                      'after_iter': ('after_train_iter', 'after_val_iter')}
+
+    def on_register(self, runner) -> None:
+        """Called once when the runner registers the hook, before any resume (not an mmcv stage)."""
 
     def before_run(self, runner) -> None:
         pass
@@ -40,29 +51,51 @@ class Hook:
     def after_run(self, runner) -> None:
         pass
 
-    def before_train_epoch(self, runner) -> None:
+    def before_epoch(self, runner) -> None:
         pass
+
+    def after_epoch(self, runner) -> None:
+        pass
+
+    def before_iter(self, runner) -> None:
+        pass
+
+    def after_iter(self, runner) -> None:
+        pass
+
+    def before_train_epoch(self, runner) -> None:
+        self.before_epoch(runner)
 
     def after_train_epoch(self, runner) -> None:
-        pass
+        self.after_epoch(runner)
 
     def before_train_iter(self, runner) -> None:
-        pass
+        self.before_iter(runner)
 
     def after_train_iter(self, runner) -> None:
-        pass
+        self.after_iter(runner)
 
     def before_val_epoch(self, runner) -> None:
-        pass
+        self.before_epoch(runner)
 
     def after_val_epoch(self, runner) -> None:
-        pass
+        self.after_epoch(runner)
 
     def before_val_iter(self, runner) -> None:
-        pass
+        self.before_iter(runner)
 
     def after_val_iter(self, runner) -> None:
-        pass
+        self.after_iter(runner)
+
+    def get_triggered_stages(self) -> List[str]:
+        """The stages at which this hook does something (its class overrides the stage or its generic form)."""
+        def overridden(method: str) -> bool:
+            return getattr(type(self), method) is not getattr(Hook, method)
+        stages = {stage for stage in self.STAGES if overridden(stage)}
+        for method, mapped in self.GENERIC_STAGES.items():
+            if overridden(method):
+                stages.update(mapped)
+        return [stage for stage in self.STAGES if stage in stages]
 
     # ---- helpers shared by the hooks (``runner.iter`` counts finished iterations before the increment)
 

@@ -1,6 +1,7 @@
 """Logger hooks: the text log with ETA (``<timestamp>.log``) and the JSON-lines log (``<timestamp>.log.json``)."""
 import datetime
 import json
+import numbers
 import os
 import os.path as osp
 import resource
@@ -8,6 +9,7 @@ import shutil
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+import numpy as np
 import torch
 
 from ...registry import HOOKS
@@ -51,13 +53,36 @@ class LoggerHook(Hook):
             return 'train'
         return 'val'
 
-    def get_iter(self, runner) -> int:
-        return runner.inner_iter + 1 if self.by_epoch else runner.iter + 1
+    def get_iter(self, runner, inner_iter: bool = False) -> int:
+        """The 1-based iteration: within the epoch with ``by_epoch`` and ``inner_iter``, else global (mmcv)."""
+        return runner.inner_iter + 1 if self.by_epoch and inner_iter else runner.iter + 1
+
+    @staticmethod
+    def is_scalar(value: Any) -> bool:
+        """A number, a 0-d numpy array or a one-element tensor (mmcv's rule)."""
+        if isinstance(value, numbers.Number):
+            return True
+        if isinstance(value, np.ndarray):
+            return value.ndim == 0
+        return isinstance(value, torch.Tensor) and value.numel() == 1
+
+    def get_loggable_tags(self, runner, allow_scalar: bool = True, allow_text: bool = False, add_mode: bool = True,
+                          tags_to_skip: Tuple[str, ...] = ('time', 'data_time')) -> Dict[str, Any]:
+        """mmcv's tags: ``<mode>/<key>`` for the averaged values, plus ``learning_rate`` and ``momentum``."""
+        tags: Dict[str, Any] = {}
+        for key, value in runner.log_buffer.output.items():
+            if key in tags_to_skip or (self.is_scalar(value) and not allow_scalar) \
+                    or (isinstance(value, str) and not allow_text):
+                continue
+            tags[f'{self.get_mode(runner)}/{key}' if add_mode else key] = value
+        tags['learning_rate'] = runner.current_lr()[0]
+        tags['momentum'] = runner.current_momentum()[0]
+        return tags
 
     def log_dict(self, runner) -> Dict[str, Any]:
         """What one log line holds: mode, epoch, iter, lr, memory and the averaged buffer values."""
         out: Dict[str, Any] = OrderedDict(mode=self.get_mode(runner), epoch=runner.epoch + 1,
-                                          iter=self.get_iter(runner))
+                                          iter=self.get_iter(runner, inner_iter=True))
         out['lr'] = runner.current_lr()[0]
         if out['mode'] == 'train':
             out['memory'] = peak_memory_mb(runner.device)

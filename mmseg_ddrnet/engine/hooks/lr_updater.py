@@ -1,6 +1,7 @@
 """Sets the learning rate of every parameter group from an :class:`~mmseg_ddrnet.engine.lr.LrSchedule`."""
 from typing import List
 
+from ...utils import ConfigError
 from ..lr import LrSchedule
 from .hook import Hook
 
@@ -18,6 +19,9 @@ class LrUpdaterHook(Hook):
         self.base_lr: List[float] = []
 
     def before_run(self, runner) -> None:
+        if self.schedule.by_epoch and runner.max_epochs is None:
+            raise ConfigError(f'lr_config (policy {self.schedule.policy!r}): by_epoch=True needs an '
+                              'EpochBasedRunner (max_epochs); set by_epoch=False')
         max_progress = runner.max_epochs if self.schedule.by_epoch else runner.max_iters
         self.base_lr = self.schedule.setup(runner.optimizer.param_groups, type(runner.optimizer).__name__,
                                            max_progress)

@@ -14,6 +14,7 @@ from torch.nn.utils import clip_grad_norm_
 from ...registry import HOOKS
 from ...utils import ConfigError
 from .hook import Hook
+from .nan_policy import NanPolicy
 
 
 @HOOKS.register_module()
@@ -23,19 +24,27 @@ class OptimizerHook(Hook):
     Args:
         grad_clip: ``dict(max_norm=..., norm_type=2)`` to clip the global gradient norm, or None.
         detect_anomalous_params: log parameters that got no gradient (they are not in the loss graph).
+        nan_policy: what a non-finite loss or gradient does: ``dict(action='stop'|'skip', max_consecutive=N)``
+            (the ``nan_policy`` config key; default: stop, see :mod:`.nan_policy`).
     """
 
-    def __init__(self, grad_clip: Optional[dict] = None, detect_anomalous_params: bool = False):
+    def __init__(self, grad_clip: Optional[dict] = None, detect_anomalous_params: bool = False,
+                 nan_policy: Optional[dict] = None):
         if grad_clip is not None and (not isinstance(grad_clip, dict) or 'max_norm' not in grad_clip):
             raise ConfigError(f'optimizer_config.grad_clip must be dict(max_norm=..., norm_type=...), '
                               f'got {grad_clip!r}')
         self.grad_clip = grad_clip
         self.detect_anomalous_params = detect_anomalous_params
+        self.nan_policy = NanPolicy.build(nan_policy)
 
     def after_train_iter(self, runner) -> None:
         runner.optimizer.zero_grad(set_to_none=True)
-        self.backward(runner, runner.outputs['loss'])
-        self.step(runner)
+        loss_ok = self.nan_policy.loss_ok(runner)  # raises under action='stop'
+        self.backward(runner, runner.outputs['loss'])  # even when skipping: DDP's reducer expects a backward
+        if loss_ok:
+            self.step(runner)
+        else:
+            runner.optimizer.zero_grad(set_to_none=True)
 
     def backward(self, runner, loss: torch.Tensor) -> None:
         """Backward of ``loss`` (scaled under fp16 on CUDA), adding to the parameters' gradients."""
@@ -44,7 +53,13 @@ class OptimizerHook(Hook):
             self._log_unused_params(runner)
 
     def step(self, runner) -> None:
-        """Clip the gradients (when configured; the norm goes to the log) and step the optimizer."""
+        """Clip the gradients (when configured; the norm goes to the log) and step the optimizer, unless a
+        gradient is non-finite (then :attr:`nan_policy` stops training or drops the step)."""
+        scaler = runner.amp.scaler
+        if scaler is None and not self.nan_policy.grads_ok(runner):
+            runner.optimizer.zero_grad(set_to_none=True)
+            return
+        scale = scaler.get_scale() if scaler is not None else None
         if self.grad_clip is not None:
             runner.amp.unscale_(runner.optimizer)
             params = [p for group in runner.optimizer.param_groups for p in group['params'] if p.grad is not None]
@@ -52,6 +67,7 @@ class OptimizerHook(Hook):
                 grad_norm = clip_grad_norm_(params, **self.grad_clip)
                 runner.log_buffer.update({'grad_norm': float(grad_norm)}, runner.outputs['num_samples'])
         runner.amp.step(runner.optimizer)
+        self.nan_policy.after_step(runner, scaler is not None and scaler.get_scale() < scale)
 
     @staticmethod
     def _log_unused_params(runner) -> None:
@@ -111,7 +127,10 @@ class GradientCumulativeOptimizerHook(OptimizerHook):
     def after_train_iter(self, runner) -> None:
         if not self.initialized:
             self._init(runner)
+        loss_ok = self.nan_policy.loss_ok(runner)
         self.backward(runner, runner.outputs['loss'] / self.loss_factor(runner))
+        if not loss_ok:  # the accumulated gradients are spoilt: the group starts again
+            runner.optimizer.zero_grad(set_to_none=True)
         if self.every_n_iters(runner, self.cumulative_iters) or self.is_last_iter(runner):
             self.step(runner)
             runner.optimizer.zero_grad(set_to_none=True)

@@ -9,8 +9,8 @@ from .logger import LoggerHook
 
 @HOOKS.register_module()
 class TensorboardLoggerHook(LoggerHook):
-    """Scalars ``train/<key>``, ``val/<metric>`` and ``learning_rate`` in ``log_dir`` (default
-    ``<work_dir>/tf_logs``), rank 0 only.
+    """mmcv's tags as scalars (``train/<key>``, ``val/<metric>``, ``learning_rate``, ``momentum``; text values
+    as text) at the global iteration, in ``log_dir`` (default ``<work_dir>/tf_logs``), rank 0 only.
     """
 
     def __init__(self, log_dir: Optional[str] = None, interval: int = 10, ignore_last: bool = True,
@@ -33,13 +33,12 @@ class TensorboardLoggerHook(LoggerHook):
     def log(self, runner) -> None:
         if self.writer is None:
             return
-        log_dict = self.log_dict(runner)
-        mode, step = log_dict['mode'], runner.iter + 1
-        for key, value in log_dict.items():
-            if key in ('mode', 'epoch', 'iter') or not isinstance(value, (int, float)):
-                continue
-            tag = 'learning_rate' if key == 'lr' else f'{mode}/{key}'
-            self.writer.add_scalar(tag, value, step)
+        step = self.get_iter(runner)
+        for tag, value in self.get_loggable_tags(runner, allow_text=True).items():
+            if isinstance(value, str):
+                self.writer.add_text(tag, value, step)
+            else:
+                self.writer.add_scalar(tag, value, step)
         self.writer.flush()
 
     def after_run(self, runner) -> None:

@@ -16,6 +16,18 @@ from ...utils import ConfigError
 WARMUP_TYPES = ('constant', 'linear', 'exp')
 
 
+def warmup_factor(warmup: Optional[str], ratio: float, cur_iter: int, warmup_iters: int) -> float:
+    """mmcv's warmup factor at iteration ``cur_iter`` (< ``warmup_iters``): the lr is multiplied by it (the
+    momentum of ``momentum_config`` divided by it); 1 without warmup."""
+    if warmup == 'constant':
+        return ratio
+    if warmup == 'linear':
+        return 1 - (1 - cur_iter / warmup_iters) * (1 - ratio)
+    if warmup == 'exp':
+        return ratio ** (1 - cur_iter / warmup_iters)
+    return 1.
+
+
 class LrSchedule:
     """Base schedule: warmup handling; subclasses define :meth:`get_lr`.
 
@@ -60,14 +72,7 @@ class LrSchedule:
 
     def warmup_lr(self, regular_lr: float, cur_iter: int) -> float:
         """The warmup lr at iteration ``cur_iter`` (< ``warmup_iters``) for a regular lr."""
-        if self.warmup == 'constant':
-            return regular_lr * self.warmup_ratio
-        if self.warmup == 'linear':
-            k = (1 - cur_iter / self.warmup_iters) * (1 - self.warmup_ratio)
-            return regular_lr * (1 - k)
-        if self.warmup == 'exp':
-            return regular_lr * self.warmup_ratio ** (1 - cur_iter / self.warmup_iters)
-        return regular_lr
+        return regular_lr * warmup_factor(self.warmup, self.warmup_ratio, cur_iter, self.warmup_iters)
 
     def in_warmup(self, cur_iter: int) -> bool:
         return self.warmup is not None and cur_iter < self.warmup_iters

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 
 from ...registry import MODELS
 from ...utils import ConfigError, DataError
-from ..utils import ConvModule, build_activation_layer, build_norm_layer, kaiming_init_, uses_local_batch_stats
-from .pretrained import load_pretrained
+from ...utils.checks import check_bool, check_int, check_str, check_type_cfg, describe, is_int
+from ..utils import (BaseModule, ConvModule, build_activation_layer, build_norm_layer, kaiming_init_,
+                     uses_local_batch_stats)
 
 _RELU = dict(type='ReLU', inplace=True)
 _PRE_ACT = ('norm', 'act', 'conv')
@@ -130,8 +131,15 @@ class DAPPM(nn.Module):
 
 
 # ---------------------------------------------------------------------------------- network
+PRETRAINED_HINT = (
+    'download the ImageNet-pretrained DDRNet weights (the official ones: https://github.com/ydhongHIT/DDRNet, '
+    'e.g. DDRNet23s_imagenet.pth) and convert them with '
+    '`python tools/convert_checkpoint.py --src-format official-imagenet <downloaded.pth> <converted.pth>`, '
+    'then point the backbone\'s init_cfg checkpoint (or pretrained) at the converted file')
+
+
 @MODELS.register_module()
-class DDRNet(nn.Module):
+class DDRNet(BaseModule):
     """The DDRNet backbone.
 
     DDRNet-23-slim: ``channels=32``; DDRNet-23: ``channels=64``; DDRNet-39: ``channels=64,
@@ -149,25 +157,34 @@ class DDRNet(nn.Module):
         norm_cfg, act_cfg: norm and activation of every layer.
         align_corners: of the bilinear upsampling in the fusions.
         norm_eval: keep the norm layers in eval mode (frozen statistics) while training.
-        pretrained, init_cfg: backbone weights to load in :meth:`init_weights` (a path or URL, or
-            ``dict(type='Pretrained', checkpoint=...)``).
+        pretrained: a checkpoint (path or URL) to load in :meth:`init_weights`; the mmseg 0.x spelling of
+            ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)`` (set one of the two).
+        init_cfg: mmcv initializer config(s) applied by :meth:`init_weights` on top of the default
+            initialisation (Kaiming-normal fan_out convs, norm layers 1/0), e.g.
+            ``dict(type='Pretrained', checkpoint=...)``; see :class:`~mmseg_ddrnet.models.utils.BaseModule`.
+            Without ``prefix``, a whole-segmentor checkpoint's ``backbone.`` prefix is dropped.
 
     ``forward`` returns ``(aux_feat, out)``: the 1/8 spatial-branch feature after stage 3 (``2C``
     channels, for the auxiliary head; ``in_index=0``) and the final 1/8 feature (``4C`` channels;
     ``in_index=-1``). Any input size works; the outputs are ``ceil(H/8) × ceil(W/8)``.
     """
 
+    pretrained_revise_keys = ((r'^backbone\.', ''),)  # a whole segmentor's checkpoint loads too
+    pretrained_hint = PRETRAINED_HINT
+
     def __init__(self, in_channels: int = 3, channels: Optional[int] = None, ppm_channels: Optional[int] = None,
                  layers: Optional[Sequence[int]] = None, stage3_splits: Optional[int] = None,
                  extra: Optional[dict] = None, norm_cfg: dict = dict(type='BN', requires_grad=True),
                  act_cfg: dict = _RELU, align_corners: bool = False, norm_eval: bool = False,
                  pretrained: Optional[str] = None, init_cfg: Optional[dict] = None):
-        super().__init__()
+        super().__init__(_resolve_init_cfg(pretrained, init_cfg))
         c, ppm_channels, layers = _resolve_arch(channels, ppm_channels, layers, extra)
         splits = _resolve_splits(stage3_splits, layers)
-        self.align_corners = align_corners
-        self.norm_eval = norm_eval
-        self.pretrained = _resolve_pretrained(pretrained, init_cfg)
+        in_channels = check_int('DDRNet', 'in_channels', in_channels, minimum=1)
+        norm_cfg = check_type_cfg('DDRNet', 'norm_cfg', norm_cfg)
+        act_cfg = check_type_cfg('DDRNet', 'act_cfg', act_cfg)
+        self.align_corners = check_bool('DDRNet', 'align_corners', align_corners)
+        self.norm_eval = check_bool('DDRNet', 'norm_eval', norm_eval)
         self.num_fusions = splits + 1
         self.aux_fusion = splits - 1  # the spatial feature after the last stage-3 fusion feeds the aux head
         self.out_channels = (2 * c, 4 * c)
@@ -239,11 +256,6 @@ class DDRNet(nn.Module):
     def _upsample(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, size=like.shape[2:], mode='bilinear', align_corners=self.align_corners)
 
-    def init_weights(self) -> None:
-        """Load the pretrained backbone weights, if any were configured."""
-        if self.pretrained is not None:
-            load_pretrained(self, self.pretrained)
-
     def train(self, mode: bool = True) -> 'DDRNet':
         """Set train/eval mode; with ``norm_eval`` the BN layers stay in eval mode."""
         super().train(mode)
@@ -279,7 +291,7 @@ def _resolve_arch(channels: Optional[int], ppm_channels: Optional[int], layers: 
     flat = dict(channels=channels, ppm_channels=ppm_channels, layers=layers)
     if extra is not None:
         if not isinstance(extra, dict):
-            raise ConfigError(f'DDRNet: extra must be a dict, got {extra!r}')
+            raise ConfigError(f'DDRNet: extra must be a dict, got {describe(extra)}')
         unknown = set(extra) - set(_EXTRA_KEYS)
         if unknown:
             raise ConfigError(f'DDRNet: unknown key(s) {sorted(unknown)} in extra (allowed: {sorted(_EXTRA_KEYS)})')
@@ -294,10 +306,10 @@ def _resolve_arch(channels: Optional[int], ppm_channels: Optional[int], layers: 
     ppm = 128 if flat['ppm_channels'] is None else flat['ppm_channels']
     stages = [2, 2, 2, 2] if flat['layers'] is None else flat['layers']
     for name, value in (('channels', c), ('ppm_channels', ppm)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ConfigError(f'DDRNet: {name} must be a positive int, got {value!r}')
+        if not is_int(value) or value <= 0:
+            raise ConfigError(f'DDRNet: {name} must be a positive int, got {describe(value)}')
     if (not isinstance(stages, (list, tuple)) or len(stages) != 4
-            or not all(isinstance(n, int) and n > 0 for n in stages)):
+            or not all(is_int(n) and n > 0 for n in stages)):
         raise ConfigError(f'DDRNet: layers must be 4 positive ints (blocks of stages 1-4), got {stages!r}')
     return c, ppm, list(stages)
 
@@ -305,17 +317,17 @@ def _resolve_arch(channels: Optional[int], ppm_channels: Optional[int], layers: 
 def _resolve_splits(stage3_splits: Optional[int], layers: List[int]) -> int:
     if stage3_splits is None:
         return 2 if layers == [3, 4, 6, 3] else 1
-    if not isinstance(stage3_splits, int) or stage3_splits <= 0 or layers[2] % stage3_splits:
+    if not is_int(stage3_splits) or stage3_splits <= 0 or layers[2] % stage3_splits:
         raise ConfigError(f'DDRNet: stage3_splits must be a positive int dividing layers[2]={layers[2]}, '
                           f'got {stage3_splits!r}')
     return stage3_splits
 
 
-def _resolve_pretrained(pretrained: Optional[str], init_cfg: Optional[dict]) -> Optional[str]:
-    if init_cfg is None:
-        return pretrained
-    if not isinstance(init_cfg, dict) or init_cfg.get('type') != 'Pretrained' or 'checkpoint' not in init_cfg:
-        raise ConfigError(f"DDRNet: init_cfg must be dict(type='Pretrained', checkpoint=...), got {init_cfg!r}")
-    if pretrained is not None:
+def _resolve_init_cfg(pretrained: Optional[str], init_cfg):
+    """``init_cfg``, or the ``Pretrained`` config of the mmseg 0.x ``pretrained`` argument."""
+    check_str('DDRNet', 'pretrained', pretrained, optional=True)
+    if pretrained is None:
+        return init_cfg
+    if init_cfg is not None:
         raise ConfigError('DDRNet: set either pretrained or init_cfg, not both')
-    return init_cfg['checkpoint']
+    return dict(type='Pretrained', checkpoint=pretrained)

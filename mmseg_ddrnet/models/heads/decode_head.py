@@ -7,15 +7,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from ...utils import ConfigError
+from ...utils import ConfigError, warn_once
+from ...utils.checks import check_bool, check_int, check_type_cfg, describe, is_int, is_number
 from ..losses import accuracy
 from ..samplers import build_pixel_sampler
+from ..utils import BaseModule
 
 Features = Union[torch.Tensor, Sequence[torch.Tensor]]
 _TRANSFORMS = (None, 'resize_concat', 'multiple_select')
 
 
-class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
+class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
     """Selects backbone features, predicts per-pixel logits and computes its losses.
 
     Args:
@@ -23,7 +25,7 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
         channels: channels before the final 1×1 classifier ``conv_seg``.
         num_classes: number of classes.
         dropout_ratio: dropout before ``conv_seg``.
-        conv_cfg: only None (plain ``nn.Conv2d``) is supported.
+        conv_cfg: None, ``dict(type='Conv2d')`` or ``dict(type='Conv')`` (all a plain ``nn.Conv2d``).
         norm_cfg, act_cfg: of the head's layers.
         in_index: which backbone output(s) the head reads.
         input_transform: None, ``'resize_concat'`` or ``'multiple_select'`` (mmseg 0.x).
@@ -32,7 +34,15 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
         sampler: a pixel sampler config (``PIXEL_SAMPLERS``, e.g. ``dict(type='OHEMPixelSampler',
             thresh=0.7, min_kept=100000)``), built with ``context=self``; None: every pixel counts.
         align_corners: of the bilinear upsampling of the logits.
-        init_cfg: not supported (None): heads initialise themselves.
+        init_cfg: mmcv initializer config(s) applied by ``init_weights()`` on top of the head's own
+            initialisation, e.g. ``dict(type='Normal', std=0.01, override=dict(name='conv_seg'))``
+            (see :class:`~mmseg_ddrnet.models.utils.BaseModule`).
+        out_channels: None or ``num_classes`` (mmseg 0.x's sigmoid binary mode, 1 channel, is refused).
+        threshold: only for that binary mode; ignored with a warning otherwise.
+
+    ``train_cfg`` and ``test_cfg`` (the segmentor's) reach :meth:`forward_train` and :meth:`forward_test`;
+    a head that reads keys of them lists them in ``train_cfg_keys`` / ``test_cfg_keys`` (the built-in
+    heads read none), so that the segmentor warns only about keys no head reads.
 
     How :meth:`losses` calls each loss (the loss contract):
 
@@ -45,30 +55,32 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
       seg_label)`` (N×H×W); losses with ``accepts_pixel_weight = False`` are refused.
     """
 
+    train_cfg_keys: frozenset = frozenset()
+    test_cfg_keys: frozenset = frozenset()
+
     def __init__(self, in_channels: Union[int, Sequence[int]], channels: int, *, num_classes: int,
                  dropout_ratio: float = 0.1, conv_cfg: Optional[dict] = None, norm_cfg: Optional[dict] = None,
                  act_cfg: Optional[dict] = dict(type='ReLU'), in_index: Union[int, Sequence[int]] = -1,
                  input_transform: Optional[str] = None,
                  loss_decode: Union[dict, Sequence[dict]] = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  ignore_index: int = 255, sampler: Optional[dict] = None, align_corners: bool = False,
-                 init_cfg: Optional[dict] = None):
-        super().__init__()
+                 init_cfg: Optional[dict] = None, out_channels: Optional[int] = None,
+                 threshold: Optional[float] = None):
+        super().__init__(init_cfg)
         name = type(self).__name__
         self.in_channels = _check_inputs(name, in_channels, in_index, input_transform)
         self.in_index = in_index
         self.input_transform = input_transform
         self.channels = _positive_int(name, 'channels', channels)
         self.num_classes = _positive_int(name, 'num_classes', num_classes)
-        if conv_cfg is not None:
-            raise ConfigError(f'{name}: conv_cfg={conv_cfg!r} is not supported (leave it None)')
-        if init_cfg is not None:
-            raise ConfigError(f'{name}: init_cfg={init_cfg!r} is not supported (heads initialise themselves)')
-        if not isinstance(dropout_ratio, (int, float)) or not 0 <= dropout_ratio < 1:
-            raise ConfigError(f'{name}: dropout_ratio must be in [0, 1), got {dropout_ratio!r}')
-        self.norm_cfg = norm_cfg
-        self.act_cfg = act_cfg
-        self.ignore_index = ignore_index
-        self.align_corners = align_corners
+        _check_conv_cfg(name, conv_cfg)
+        _check_out_channels(name, out_channels, threshold, self.num_classes)
+        if not is_number(dropout_ratio) or not 0 <= dropout_ratio < 1:
+            raise ConfigError(f'{name}: dropout_ratio must be a number in [0, 1), got {describe(dropout_ratio)}')
+        self.norm_cfg = check_type_cfg(name, 'norm_cfg', norm_cfg, optional=True)
+        self.act_cfg = check_type_cfg(name, 'act_cfg', act_cfg, optional=True)
+        self.ignore_index = check_int(name, 'ignore_index', ignore_index)
+        self.align_corners = check_bool(name, 'align_corners', align_corners)
         self.loss_decode = _build_losses(name, loss_decode)
         self.sampler = None if sampler is None else _build_sampler(name, sampler, self)
         self.conv_seg = nn.Conv2d(channels, self.num_classes, kernel_size=1)
@@ -142,9 +154,7 @@ class BaseDecodeHead(nn.Module, metaclass=ABCMeta):
 
 
 def _positive_int(owner: str, name: str, value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f'{owner}: {name} must be a positive int, got {value!r}')
-    return value
+    return check_int(owner, name, value, minimum=1)
 
 
 def _check_inputs(owner: str, in_channels, in_index, input_transform) -> int:
@@ -153,13 +163,16 @@ def _check_inputs(owner: str, in_channels, in_index, input_transform) -> int:
         raise ConfigError(f'{owner}: input_transform must be one of {_TRANSFORMS}, got {input_transform!r}')
     if input_transform is None:
         _positive_int(owner, 'in_channels', in_channels)
-        if not isinstance(in_index, int) or isinstance(in_index, bool):
-            raise ConfigError(f'{owner}: in_index must be an int without input_transform, got {in_index!r}')
+        if not is_int(in_index):
+            raise ConfigError(f'{owner}: in_index must be an int without input_transform, got {describe(in_index)}')
         return in_channels
     if not isinstance(in_channels, (list, tuple)) or not isinstance(in_index, (list, tuple)) \
             or len(in_channels) != len(in_index):
         raise ConfigError(f'{owner}: with input_transform={input_transform!r}, in_channels and in_index must be '
                           f'lists of the same length, got {in_channels!r} and {in_index!r}')
+    if not all(is_int(c) and c > 0 for c in in_channels) or not all(is_int(i) for i in in_index):
+        raise ConfigError(f'{owner}: in_channels must be positive ints and in_index ints, got {in_channels!r} '
+                          f'and {in_index!r}')
     return sum(in_channels) if input_transform == 'resize_concat' else list(in_channels)
 
 
@@ -185,3 +198,26 @@ def _build_sampler(owner: str, sampler, head: nn.Module):
         raise ConfigError(f'{owner}: sampler={sampler!r} cannot be combined with {", ".join(refused)} '
                           '(it takes no pixel weight); use CrossEntropyLoss with the sampler')
     return build_pixel_sampler(sampler, context=head)
+
+
+_CONV_TYPES = ('Conv2d', 'Conv')  # mmcv's names of a plain nn.Conv2d
+
+
+def _check_conv_cfg(name: str, conv_cfg: Optional[dict]) -> None:
+    if conv_cfg is None or (isinstance(conv_cfg, dict) and conv_cfg.get('type') in _CONV_TYPES
+                            and set(conv_cfg) == {'type'}):
+        return
+    raise ConfigError(f'{name}: conv_cfg={conv_cfg!r} is not supported: the heads use plain 2-D convolutions '
+                      f"(None, dict(type='Conv2d') or dict(type='Conv')); other mmcv conv layers (DCN, "
+                      'weight-standardised, ...) are not implemented')
+
+
+def _check_out_channels(name: str, out_channels: Optional[int], threshold: Optional[float],
+                        num_classes: int) -> None:
+    if out_channels is not None and out_channels != num_classes:
+        raise ConfigError(f'{name}: out_channels={out_channels!r} is not supported: mmseg 0.x\'s binary mode '
+                          '(out_channels=1 with a sigmoid loss and a threshold) is not implemented; the heads '
+                          f'predict num_classes={num_classes} softmax channels (leave out_channels unset)')
+    if threshold is not None:
+        warn_once(f'{name}: threshold={threshold!r} is ignored: it applies to the binary mode (out_channels=1) '
+                  'only, as in mmseg 0.x')

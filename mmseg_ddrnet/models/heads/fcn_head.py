@@ -6,6 +6,7 @@ import torch.nn as nn
 
 from ...registry import MODELS
 from ...utils import ConfigError
+from ...utils.checks import check_bool, check_int
 from ..utils import ConvModule, kaiming_init_
 from .decode_head import BaseDecodeHead, Features
 
@@ -27,8 +28,10 @@ class FCNHead(BaseDecodeHead):
     def __init__(self, num_convs: int = 2, kernel_size: int = 3, concat_input: bool = True, dilation: int = 1,
                  norm_cfg: Optional[dict] = None, **kwargs):
         super().__init__(norm_cfg=norm_cfg, **kwargs)
-        if not isinstance(num_convs, int) or num_convs < 0:
-            raise ConfigError(f'FCNHead: num_convs must be a non-negative int, got {num_convs!r}')
+        num_convs = check_int('FCNHead', 'num_convs', num_convs, minimum=0)
+        kernel_size = check_int('FCNHead', 'kernel_size', kernel_size, minimum=1)
+        dilation = check_int('FCNHead', 'dilation', dilation, minimum=1)
+        check_bool('FCNHead', 'concat_input', concat_input)
         if num_convs == 0 and self.in_channels != self.channels:
             raise ConfigError(f'FCNHead: num_convs=0 needs in_channels == channels, got {self.in_channels} '
                               f'and {self.channels}')

@@ -8,6 +8,7 @@ from ...ops import seg_cross_entropy
 from ...ops.reference import pixel_cross_entropy
 from ...registry import MODELS
 from ...utils import ConfigError
+from ...utils.checks import check_bool, check_number, check_str
 from .utils import ClassWeight, check_loss_name, get_class_weight, weight_reduce_loss
 
 
@@ -41,15 +42,14 @@ class CrossEntropyLoss(nn.Module):
                  class_weight: ClassWeight = None, loss_weight: float = 1.0, loss_name: str = 'loss_ce',
                  avg_non_ignore: bool = False):
         super().__init__()
-        if use_sigmoid or use_mask:
+        if check_bool('CrossEntropyLoss', 'use_sigmoid', use_sigmoid) or check_bool('CrossEntropyLoss', 'use_mask',
+                                                                                    use_mask):
             raise ConfigError('CrossEntropyLoss: use_sigmoid=True and use_mask=True are not supported; '
                               'DDRNet uses the softmax cross-entropy (leave both False)')
-        if reduction not in ('mean', 'sum'):
-            raise ConfigError(f"CrossEntropyLoss: reduction must be 'mean' or 'sum', got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = check_str('CrossEntropyLoss', 'reduction', reduction, ('mean', 'sum'))
         self.class_weight = get_class_weight(class_weight, 'CrossEntropyLoss')
-        self.loss_weight = float(loss_weight)
-        self.avg_non_ignore = bool(avg_non_ignore)
+        self.loss_weight = check_number('CrossEntropyLoss', 'loss_weight', loss_weight)
+        self.avg_non_ignore = check_bool('CrossEntropyLoss', 'avg_non_ignore', avg_non_ignore)
         self._loss_name = check_loss_name(loss_name, 'CrossEntropyLoss')
 
     @property

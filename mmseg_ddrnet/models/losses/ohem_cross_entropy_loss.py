@@ -7,6 +7,7 @@ import torch.nn as nn
 from ...ops import seg_cross_entropy
 from ...registry import MODELS
 from ...utils import ConfigError
+from ...utils.checks import check_int, check_number
 from .utils import ClassWeight, check_loss_name, get_class_weight
 
 
@@ -38,18 +39,18 @@ class OhemCrossEntropy(nn.Module):
                  class_weight: ClassWeight = None, loss_weight: float = 1.0, loss_name: str = 'loss_ohem',
                  ignore_index: Optional[int] = None):
         super().__init__()
+        check_int('OhemCrossEntropy', 'ignore_label', ignore_label, optional=True)
+        check_int('OhemCrossEntropy', 'ignore_index', ignore_index, optional=True)
         if ignore_label is not None and ignore_index is not None and ignore_label != ignore_index:
             raise ConfigError(f'OhemCrossEntropy: ignore_label={ignore_label} and ignore_index={ignore_index} '
                               'differ; set one of them')
         self.ignore_label = ignore_label if ignore_label is not None else ignore_index
-        if not isinstance(thres, (int, float)) or not 0 <= thres <= 1:
+        if check_number('OhemCrossEntropy', 'thres', thres) < 0 or thres > 1:
             raise ConfigError(f'OhemCrossEntropy: thres must be a probability in [0, 1], got {thres!r}')
-        if not isinstance(min_kept, int) or isinstance(min_kept, bool):
-            raise ConfigError(f'OhemCrossEntropy: min_kept must be an int, got {min_kept!r}')
         self.thres = float(thres)
-        self.min_kept = max(1, min_kept)
+        self.min_kept = max(1, check_int('OhemCrossEntropy', 'min_kept', min_kept))
         self.class_weight = get_class_weight(class_weight, 'OhemCrossEntropy')
-        self.loss_weight = float(loss_weight)
+        self.loss_weight = check_number('OhemCrossEntropy', 'loss_weight', loss_weight)
         self._loss_name = check_loss_name(loss_name, 'OhemCrossEntropy')
 
     @property

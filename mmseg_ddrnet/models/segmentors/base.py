@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from ...utils import DataError
 from ...visualization import paint_result, show_image
+from ..utils import BaseModule
 
 Losses = Dict[str, Union[torch.Tensor, Sequence[torch.Tensor]]]
 
@@ -69,7 +70,7 @@ def run_train_step(model: nn.Module, data_batch: dict, autocast: Optional[Contex
     return dict(loss=loss, log_vars=log_vars, num_samples=len(data_batch['img_metas']))
 
 
-class BaseSegmentor(nn.Module, metaclass=ABCMeta):
+class BaseSegmentor(BaseModule, metaclass=ABCMeta):
     """``forward`` dispatches to ``forward_train`` or ``forward_test``; ``train_step``/``val_step`` for runners.
 
     ``CLASSES`` and ``PALETTE`` are set by the tools from the dataset or a checkpoint's meta.
@@ -77,6 +78,9 @@ class BaseSegmentor(nn.Module, metaclass=ABCMeta):
 
     CLASSES: Optional[Sequence[str]] = None
     PALETTE: Optional[Sequence[Sequence[int]]] = None
+
+    def __init__(self, init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(init_cfg)
 
     @property
     def with_neck(self) -> bool:

@@ -8,11 +8,13 @@ import torch.nn.functional as F
 
 from ...ops import resize_argmax
 from ...registry import MODELS
-from ...utils import ConfigError, DataError
+from ...utils import ConfigError, DataError, warn_once
+from ...utils.checks import check_dict, check_str, check_type_cfg, describe
+from ..utils import ModuleList
 from ..utils.fuse import fuse_conv_bn
 from .base import BaseSegmentor, meta_shape
 
-_TEST_KEYS = {'mode', 'crop_size', 'stride'}
+_TEST_KEYS = frozenset({'mode', 'crop_size', 'stride'})
 _MEMORY_FORMATS = ('auto', 'channels_last', 'contiguous')
 
 
@@ -24,10 +26,13 @@ class EncoderDecoder(BaseSegmentor):
         backbone, decode_head: configs of the backbone and of the main head.
         neck: config of a neck between them (none is registered in this package).
         auxiliary_head: config (or list of configs) of heads used for training losses only.
-        train_cfg: must be empty (kept for mmseg 0.x configs).
-        test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide', crop_size=(h, w), stride=(h, w))``.
+        train_cfg: handed to each head's ``forward_train`` as in mmseg 0.x; the built-in heads read no key
+            of it, so keys that no head lists in its ``train_cfg_keys`` are named in a warning and ignored.
+        test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide', crop_size=(h, w), stride=(h, w))``; other
+            keys that no head lists in its ``test_cfg_keys`` are named in a warning and ignored (as 0.x).
         pretrained: backbone weights, as mmseg 0.x (sets the backbone's ``pretrained``).
-        init_cfg: not supported (None); configure the backbone's ``init_cfg`` instead.
+        init_cfg: mmcv initializer config(s) of the whole segmentor, applied by ``init_weights()`` before
+            the backbone's and the heads' own (see :class:`~mmseg_ddrnet.models.utils.BaseModule`).
         memory_format: layout of the images fed to the backbone: ``'channels_last'`` (NHWC, whose
             convolutions oneDNN runs 1.3-1.7x faster on CPU), ``'contiguous'`` (NCHW) or ``'auto'``:
             channels_last for inference on CPU, NCHW otherwise (PyTorch's channels-last CPU
@@ -37,33 +42,36 @@ class EncoderDecoder(BaseSegmentor):
     Test results are int64 label maps at each image's ``ori_shape`` (padding removed, flips undone).
     Images are cast to the dtype of the backbone's weights, so a model cast to bf16 or fp16 (see
     :func:`mmseg_ddrnet.models.prepare_for_inference`) runs in that precision; logits are returned
-    in float32 except on the label-map path, which reads them in their own dtype.
+    in float32 (float64 models: float64) except on the label-map path, which reads them in their own dtype.
     """
 
     def __init__(self, backbone: dict, decode_head: dict, neck: Optional[dict] = None,
                  auxiliary_head: Optional[Union[dict, List[dict]]] = None, train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None, pretrained: Optional[str] = None, init_cfg: Optional[dict] = None,
                  memory_format: str = 'auto'):
-        super().__init__()
-        if memory_format not in _MEMORY_FORMATS:
-            raise ConfigError(f'EncoderDecoder: memory_format must be one of {_MEMORY_FORMATS}, got {memory_format!r}')
-        self.memory_format = memory_format
-        if init_cfg is not None:
-            raise ConfigError(f"EncoderDecoder: init_cfg={init_cfg!r} is not supported; set the backbone's "
-                              "init_cfg=dict(type='Pretrained', checkpoint=...) instead")
-        if pretrained is not None:
+        super().__init__(init_cfg)
+        owner = type(self).__name__
+        self.memory_format = check_str(owner, 'memory_format', memory_format, _MEMORY_FORMATS)
+        backbone = check_type_cfg(owner, 'backbone', backbone)
+        decode_head = check_type_cfg(owner, 'decode_head', decode_head)
+        check_type_cfg(owner, 'neck', neck, optional=True)
+        if check_str(owner, 'pretrained', pretrained, optional=True) is not None:
+            if backbone.get('pretrained') is not None:
+                raise ConfigError(f'{owner}: pretrained is set both in the segmentor and in its backbone; keep one')
             backbone = dict(backbone, pretrained=pretrained)
+        self.train_cfg = check_dict(owner, 'train_cfg', train_cfg, optional=True)
+        test_cfg = check_dict(owner, 'test_cfg', test_cfg, optional=True)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
         self.decode_head = MODELS.build(decode_head)
         self.align_corners = self.decode_head.align_corners
         self.num_classes = self.decode_head.num_classes
         self.auxiliary_head = _build_auxiliary(auxiliary_head)
-        if train_cfg:
-            raise ConfigError(f'EncoderDecoder: train_cfg {dict(train_cfg)!r} is not used by this model; '
-                              'leave it empty (dict())')
-        self.train_cfg = train_cfg
         self.test_cfg = _check_test_cfg(test_cfg)
+        heads = [self.decode_head] + (list(self.auxiliary_head) if isinstance(self.auxiliary_head, nn.ModuleList)
+                                      else [self.auxiliary_head] if self.auxiliary_head is not None else [])
+        _warn_unread(owner, 'train_cfg', self.train_cfg, frozenset(), heads)
+        _warn_unread(owner, 'test_cfg', self.test_cfg, _TEST_KEYS, heads)
         self.fused = False
 
     def fuse(self) -> 'EncoderDecoder':
@@ -87,11 +95,6 @@ class EncoderDecoder(BaseSegmentor):
             raise ConfigError('this model was fused for deployment (BatchNorm folded, auxiliary head dropped) '
                               'and cannot be trained; build it again from the config to train')
         return super().train(mode)
-
-    def init_weights(self) -> None:
-        """Load the backbone's pretrained weights, if configured (called by the training tool)."""
-        if hasattr(self.backbone, 'init_weights'):
-            self.backbone.init_weights()
 
     # ------------------------------------------------------------------------------ training
     def extract_feat(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
@@ -140,8 +143,8 @@ class EncoderDecoder(BaseSegmentor):
         return resize_argmax(self.decode_logits(img), tuple(img.shape[2:]), self.align_corners)
 
     def encode_decode(self, img: torch.Tensor, img_metas: Optional[List[dict]]) -> torch.Tensor:
-        """float32 logits resized to the input's size."""
-        return self._resize(self.decode_logits(img, img_metas).float(), img.shape[2:])
+        """Logits resized to the input's size, float32 when the model runs in bf16/fp16."""
+        return self._resize(_at_least_float32(self.decode_logits(img, img_metas)), img.shape[2:])
 
     def forward_dummy(self, img: torch.Tensor) -> torch.Tensor:
         """Logits at the input size (FLOP counting, export, parity checks)."""
@@ -198,7 +201,7 @@ class EncoderDecoder(BaseSegmentor):
             return resize_argmax(logits, tuple(input_size), self.align_corners)[0].cpu().numpy()
         img_h, img_w = meta_shape(meta, 'img_shape')
         if (img_h, img_w) != tuple(input_size):  # padded: upsample to the input, then crop the padding
-            logits = self._resize(logits.float(), input_size)[:, :, :img_h, :img_w]
+            logits = self._resize(_at_least_float32(logits), input_size)[:, :, :img_h, :img_w]
         label = resize_argmax(logits, meta_shape(meta, 'ori_shape'), self.align_corners)
         return _unflip(label[:, None], meta)[0, 0].cpu().numpy()
 
@@ -223,28 +226,35 @@ def _weight_dtype(module: nn.Module) -> Optional[torch.dtype]:
 def _build_auxiliary(cfg: Optional[Union[dict, List[dict]]]) -> Optional[nn.Module]:
     if cfg is None:
         return None
-    if isinstance(cfg, dict):
+    if isinstance(cfg, dict) and 'type' in cfg:
         return MODELS.build(cfg)
-    if isinstance(cfg, (list, tuple)) and all(isinstance(c, dict) for c in cfg):
-        return nn.ModuleList(MODELS.build(c) for c in cfg)
-    raise ConfigError(f'EncoderDecoder: auxiliary_head must be a head config or a list of them, got {cfg!r}')
+    if isinstance(cfg, (list, tuple)) and all(isinstance(c, dict) and 'type' in c for c in cfg):
+        return ModuleList(MODELS.build(c) for c in cfg)
+    raise ConfigError(f'EncoderDecoder: auxiliary_head must be a head config (a dict with a "type" key), a list '
+                      f'of them or None, got {describe(cfg)}')
+
+
+def _warn_unread(owner: str, key: str, cfg: Optional[dict], own_keys: frozenset, heads: List[nn.Module]) -> None:
+    """Name (once) the keys of ``cfg`` that neither the segmentor nor any head reads; they are ignored."""
+    read = set(own_keys).union(*(getattr(head, f'{key}_keys', ()) for head in heads))
+    unread = sorted(set(cfg or {}) - read)
+    if unread:
+        names = ', '.join(type(head).__name__ for head in heads)
+        warn_once(f'{owner}: {key} key(s) {unread} are read by neither the segmentor nor its heads ({names}) '
+                  'and are ignored, as in mmseg 0.x')
 
 
 def _check_test_cfg(test_cfg: Optional[dict]) -> dict:
     cfg = dict(mode='whole') if test_cfg is None else dict(test_cfg)
-    unknown = set(cfg) - _TEST_KEYS
-    if unknown:
-        raise ConfigError(f'test_cfg: unknown key(s) {sorted(unknown)} (allowed: {sorted(_TEST_KEYS)})')
-    mode = cfg.setdefault('mode', 'whole')
-    if mode not in ('whole', 'slide'):
-        raise ConfigError(f"test_cfg.mode must be 'whole' or 'slide', got {mode!r}")
+    mode = check_str('test_cfg', 'mode', cfg.setdefault('mode', 'whole'), ('whole', 'slide'))
     if mode == 'slide':
         for key in ('crop_size', 'stride'):
             value = cfg.get(key)
             pair = (value, value) if isinstance(value, int) else value
             if not isinstance(pair, (list, tuple)) or len(pair) != 2 or \
-                    not all(isinstance(v, int) and v > 0 for v in pair):
-                raise ConfigError(f"test_cfg: mode='slide' needs {key} as two positive ints (h, w), got {value!r}")
+                    not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
+                raise ConfigError(f"test_cfg: mode='slide' needs {key} as two positive ints (h, w), "
+                                  f'got {describe(value)}')
             cfg[key] = tuple(pair)
     return cfg
 
@@ -280,3 +290,8 @@ def _check_batch_shapes(img_meta: List[dict]) -> None:
 
 def _prefixed(losses: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
     return {f'{prefix}.{name}': value for name, value in losses.items()}
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 logits as float32 (resizing and averaging want the precision); float32/float64 as they are."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x

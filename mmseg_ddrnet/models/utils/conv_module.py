@@ -1,4 +1,5 @@
 """Conv + norm + activation bundles (mmcv 1.x ``ConvModule`` layout and state-dict names)."""
+import inspect
 from typing import Optional, Sequence, Union
 
 import torch
@@ -6,7 +7,19 @@ import torch.nn as nn
 
 from ...registry import ACTIVATION_LAYERS
 from ...utils import ConfigError
+from ...utils.checks import type_error
 from .norm import build_norm_layer
+
+class Clamp(nn.Module):
+    """mmcv's ``Clamp`` activation: ``x.clamp(min, max)``."""
+
+    def __init__(self, min: float = -1., max: float = 1.):
+        super().__init__()
+        self.min, self.max = min, max
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(x, min=self.min, max=self.max)
+
 
 ACTIVATION_LAYERS.register_module(name='ReLU', module=nn.ReLU)
 ACTIVATION_LAYERS.register_module(name='ReLU6', module=nn.ReLU6)
@@ -20,6 +33,7 @@ ACTIVATION_LAYERS.register_module(name='HSwish', module=nn.Hardswish)
 ACTIVATION_LAYERS.register_module(name='HSigmoid', module=nn.Hardsigmoid)
 ACTIVATION_LAYERS.register_module(name='Sigmoid', module=nn.Sigmoid)
 ACTIVATION_LAYERS.register_module(name='Tanh', module=nn.Tanh)
+ACTIVATION_LAYERS.register_module(name='Clamp', module=Clamp)
 
 
 def build_activation_layer(cfg: dict) -> nn.Module:
@@ -31,10 +45,31 @@ def build_activation_layer(cfg: dict) -> nn.Module:
     if not isinstance(act_type, str) or act_type not in ACTIVATION_LAYERS:
         raise ConfigError(f'act_cfg type {act_type!r} is not supported '
                           f'(use one of {sorted(ACTIVATION_LAYERS.module_dict)})')
+    _check_arg_types(act_type, args)
     try:
         return ACTIVATION_LAYERS.get(act_type)(**args)
     except TypeError as err:
         raise ConfigError(f'act_cfg {cfg!r}: {err}') from err
+
+
+def _check_arg_types(act_type: str, args: dict) -> None:
+    """Each argument has the type of the activation class's default (bool, int or float, str)."""
+    try:
+        params = inspect.signature(ACTIVATION_LAYERS.get(act_type)).parameters
+    except (TypeError, ValueError):  # a user's activation without an inspectable signature
+        return
+    for key, value in args.items():
+        default = params[key].default if key in params else None
+        if isinstance(default, bool):
+            ok, expected = isinstance(value, bool), 'a bool (True or False)'
+        elif isinstance(default, (int, float)):
+            ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), 'a number'
+        elif isinstance(default, str):
+            ok, expected = isinstance(value, str), 'a str'
+        else:
+            continue
+        if not ok:
+            raise type_error(f'act_cfg {act_type}', key, expected, value)
 
 
 class ConvModule(nn.Module):

@@ -10,6 +10,7 @@ from typing import Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .conv_module import ConvModule
 
@@ -41,11 +42,43 @@ def _folded(conv: nn.Conv2d, bn: _BN) -> Tuple[torch.Tensor, torch.Tensor]:
     return w * scale.view(-1, 1, 1, 1), (b - bn.running_mean.double()) * scale + beta
 
 
+class ConvReLU2d(nn.Conv2d):
+    """``relu(conv(x))`` in one oneDNN call on CPU (the ReLU as a post-op: no second pass over the output).
+
+    Parameter names are ``nn.Conv2d``'s. Elsewhere (CUDA, autograd, tracing, ONNX export, torch.compile, a
+    PyTorch without the op) it runs ``F.relu(conv(x))``. Same results either way: the ReLU commutes with
+    the rounding of the conv's output.
+    """
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d) -> 'ConvReLU2d':
+        fused = cls(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding,
+                    dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
+                    padding_mode=conv.padding_mode, device=conv.weight.device, dtype=conv.weight.dtype)
+        fused.load_state_dict(conv.state_dict())
+        return fused
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _pointwise_ok(self, x):
+            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, list(self.padding),
+                                                           list(self.stride), list(self.dilation), self.groups,
+                                                           'relu', [], '')
+        return F.relu(super().forward(x), inplace=True)
+
+
+def _pointwise_ok(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    return (x.device.type == 'cpu' and not torch.is_grad_enabled() and conv.padding_mode == 'zeros'
+            and isinstance(conv.padding, tuple) and hasattr(torch.ops.mkldnn, '_convolution_pointwise')
+            and torch.backends.mkldnn.is_available() and not torch.jit.is_tracing()
+            and not torch.jit.is_scripting() and not torch.onnx.is_in_onnx_export()
+            and not torch.compiler.is_compiling())
+
+
 def fuse_conv_bn(module: nn.Module) -> int:
     """Fold, in place, every BatchNorm of ``module`` that directly follows a conv; the number folded.
 
     Handles :class:`ConvModule` with the norm right after the conv (the norm is removed and the conv
-    gains a bias) and ``nn.Sequential`` with a BatchNorm right after a ``Conv2d`` or after a
+    gains a bias; a ReLU right after the norm joins the conv as :class:`ConvReLU2d`) and ``nn.Sequential`` with a BatchNorm right after a ``Conv2d`` or after a
     ``ConvModule`` ending with its conv (the BatchNorm becomes ``nn.Identity``). The results equal those of the eval-mode module up to float rounding.
     """
     count = 0
@@ -66,6 +99,11 @@ def _fuse_conv_module(m: ConvModule) -> int:
     m.conv = fold_bn_into_conv(m.conv, m.norm)
     delattr(m, m.norm_name)
     m.norm_name, m.with_norm = None, False
+    act = m.order.index('act')
+    if m.with_activation and type(m.activate) is nn.ReLU and act == m.order.index('conv') + 2:
+        m.conv = ConvReLU2d.from_conv(m.conv)  # conv → (folded norm) → ReLU: the ReLU joins the conv
+        del m.activate
+        m.with_activation = False
     return 1
 
 

@@ -1,7 +1,8 @@
 """Normalization layers built from ``norm_cfg`` dicts (mmcv 1.x ``build_norm_layer`` semantics).
 
-``norm_cfg`` keys: ``type`` (``'BN'``, ``'SyncBN'``, ``'GN'``), ``requires_grad`` (False freezes the
-affine parameters), ``eps``, ``momentum`` (BN), ``num_groups`` (GN, required).
+``norm_cfg`` keys: ``type`` (``'BN'``, ``'SyncBN'``, ``'GN'``, ``'IN'``), ``requires_grad`` (False freezes the
+affine parameters), ``eps``, ``momentum`` (BN, IN), ``num_groups`` (GN, required), ``affine``,
+``track_running_stats`` (BN, IN), passed to the torch layer as mmcv does.
 """
 from typing import Optional, Tuple
 
@@ -11,9 +12,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...utils import ConfigError, warn_once
+from ...utils.checks import check_bool, check_number, describe
 
-_NAMES = {'BN': 'bn', 'BN2d': 'bn', 'SyncBN': 'bn', 'GN': 'gn'}
-_ALLOWED_KEYS = {'type', 'requires_grad', 'eps', 'momentum', 'num_groups'}
+_NAMES = {'BN': 'bn', 'BN2d': 'bn', 'SyncBN': 'bn', 'GN': 'gn', 'IN': 'in', 'IN2d': 'in'}
+_ALLOWED_KEYS = {'type', 'requires_grad', 'eps', 'momentum', 'num_groups', 'affine', 'track_running_stats'}
+# mmcv 1.x norm types refused, with the reason
+_REFUSED = {
+    'LN': 'nn.LayerNorm normalises the last dimension, not the channels of N×C×H×W feature maps (mmcv builds it '
+          'the same way, so it cannot work in these conv layers); use GN with num_groups=1 for a per-sample norm',
+    'BN1d': 'the layers normalise 2-D feature maps; use BN (BatchNorm2d)',
+    'BN3d': 'the layers normalise 2-D feature maps; use BN (BatchNorm2d)',
+    'IN1d': 'the layers normalise 2-D feature maps; use IN (InstanceNorm2d)',
+    'IN3d': 'the layers normalise 2-D feature maps; use IN (InstanceNorm2d)',
+    'MMSyncBN': "mmcv's own synchronised BN kernels are not part of this project; use SyncBN "
+                "(torch.nn.SyncBatchNorm, the same statistics as MMSyncBN's default stats_mode)",
+}
 
 SYNC_BN_FALLBACK_WARNING = (
     'SyncBN: no distributed process group with GPU inputs is running, so batch statistics are '
@@ -63,28 +76,43 @@ def build_norm_layer(cfg: Optional[dict], num_features: int) -> Tuple[str, nn.Mo
         raise ConfigError(f'norm_cfg {cfg!r}: unknown key(s) {sorted(unknown)} '
                           f'(allowed: {sorted(_ALLOWED_KEYS)})')
     norm_type = cfg['type']
+    if not isinstance(norm_type, str):
+        raise ConfigError(f'norm_cfg type must be a str, got {describe(norm_type)}')
+    if norm_type in _REFUSED:
+        raise ConfigError(f'norm_cfg type {norm_type!r} is not supported: {_REFUSED[norm_type]}')
     if norm_type not in _NAMES:
         raise ConfigError(f'norm_cfg type {norm_type!r} is not supported (use one of {sorted(_NAMES)})')
+    requires_grad = check_bool('norm_cfg', 'requires_grad', cfg.get('requires_grad', True))
+    for key in ('affine', 'track_running_stats'):
+        if key in cfg:
+            check_bool('norm_cfg', key, cfg[key])
     layer = _make_layer(norm_type, cfg, num_features)
     for param in layer.parameters():
-        param.requires_grad = bool(cfg.get('requires_grad', True))
+        param.requires_grad = requires_grad
     return _NAMES[norm_type], layer
 
 
 def _make_layer(norm_type: str, cfg: dict, num_features: int) -> nn.Module:
-    eps = cfg.get('eps', 1e-5)
+    eps = check_number('norm_cfg', 'eps', cfg.get('eps', 1e-5))
     if norm_type == 'GN':
         if 'num_groups' not in cfg:
             raise ConfigError(f'norm_cfg {cfg!r}: GN needs num_groups')
         groups = cfg['num_groups']
-        if not isinstance(groups, int) or groups <= 0 or num_features % groups:
-            raise ConfigError(f'norm_cfg {cfg!r}: num_groups must divide the {num_features} channels')
-        return nn.GroupNorm(groups, num_features, eps=eps)
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0 or num_features % groups:
+            raise ConfigError(f'norm_cfg: num_groups must be an int dividing the {num_features} channels, '
+                              f'got {describe(groups)}')
+        if 'track_running_stats' in cfg:
+            raise ConfigError(f'norm_cfg {cfg!r}: GN keeps no running statistics (no track_running_stats)')
+        return nn.GroupNorm(groups, num_features, eps=eps, affine=cfg.get('affine', True))
     if 'num_groups' in cfg:
         raise ConfigError(f'norm_cfg {cfg!r}: num_groups is only for GN')
-    momentum = cfg.get('momentum', 0.1)
+    momentum = check_number('norm_cfg', 'momentum', cfg.get('momentum', 0.1), optional=True)
+    if norm_type in ('IN', 'IN2d'):  # torch's (and mmcv's) defaults: no affine, no running statistics
+        return nn.InstanceNorm2d(num_features, eps=eps, momentum=momentum, affine=cfg.get('affine', False),
+                                 track_running_stats=cfg.get('track_running_stats', False))
     bn_cls = SyncBatchNorm if norm_type == 'SyncBN' else nn.BatchNorm2d
-    return bn_cls(num_features, eps=eps, momentum=momentum)
+    return bn_cls(num_features, eps=eps, momentum=momentum, affine=cfg.get('affine', True),
+                  track_running_stats=cfg.get('track_running_stats', True))
 
 
 def uses_local_batch_stats(norm: nn.Module, input: torch.Tensor) -> bool:
