@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from prerequisites import require_reference
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CAMVID_ROOT = Path(os.environ.get('CAMVID_ROOT', REPO_ROOT.parent / 'shared' / 'data' / 'camvid'))
 
@@ -22,11 +24,8 @@ def camvid_root() -> Path:
 
 @pytest.fixture(scope='session')
 def mmseg_reference_python() -> str:
-    """Path of a python with mmsegmentation 1.2.2 (MMSEG_REFERENCE_PYTHON); skips when absent."""
-    py = os.environ.get('MMSEG_REFERENCE_PYTHON')
-    if not py or not os.path.exists(py):
-        pytest.skip('MMSEG_REFERENCE_PYTHON not set: mmsegmentation 1.2.2 parity not checked')
-    return py
+    """Path of a python with mmsegmentation 1.2.2 (MMSEG_REFERENCE_PYTHON); skips when absent, fails under CI."""
+    return require_reference()
 
 
 @pytest.fixture

@@ -2,6 +2,10 @@
 
 Trains the CamVid recipe, shrunk (4 images at a third of their size, 30 iterations), through the real engine
 (``train_segmentor``) and reads the losses back from the JSON-lines log. Skipped only where CamVid is absent.
+
+Seeded and single-threaded, so reproducible on one machine. The bars hold on other CPUs' kernels: over seeds 0-3,
+each with this CPU's kernels and with ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`` (AMD EPYC family 25
+model 17, AVX-512), last/first loss was 0.215-0.248 (bar 0.4) and the last decode.acc_seg 90.4-92.2 % (bar 80 %).
 """
 import json
 from pathlib import Path
@@ -47,7 +51,7 @@ def _train_logs(work_dir: Path) -> list:
 
 @pytest.fixture
 def one_thread():
-    """One intra-op thread: stable speed on a shared 2-core CI machine."""
+    """One intra-op thread: reproducible reductions, stable speed on a shared 2-core CI machine."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -65,6 +69,6 @@ def test_ddrnet_23_slim_fits_a_few_camvid_images(camvid_root, tmp_path, one_thre
     losses = [log['loss'] for log in logs]
     assert [log['iter'] for log in logs] == list(range(5, ITERS + 1, 5))
     first, last = sum(losses[:2]) / 2, sum(losses[-2:]) / 2
-    assert last < 0.4 * first, f'the loss did not fall enough: {losses}'
-    assert logs[-1]['decode.acc_seg'] > 80, logs[-1]  # percent of pixels, as mmseg logs it
+    assert last < 0.4 * first, f'the loss did not fall enough: {losses}'  # measured 0.215-0.248 (see above)
+    assert logs[-1]['decode.acc_seg'] > 80, logs[-1]  # percent of pixels, as mmseg logs it; measured 90.4-92.2
     assert (tmp_path / 'work' / f'iter_{ITERS}.pth').is_file()

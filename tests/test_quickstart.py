@@ -1,8 +1,14 @@
 """The quick start (``bash tools/quickstart.sh``) end to end through the real command lines, shortened.
 
-Generates a small demo dataset, converts it, trains DDRNet-23-slim for 40 iterations on 128x128 crops, then
+Generates a small demo dataset, converts it, trains DDRNet-23-slim for 80 iterations on 128x128 crops, then
 tests the checkpoint: the training loss must fall and the test mIoU must beat the best constant prediction
 (the chance level of this data) by a clear margin.
+
+The run is seeded (config ``seed = 0``) and single-threaded, so it is reproducible on one machine; other CPUs run
+other float kernels and land elsewhere. The bars come from the outcomes over training seeds 0-3 (``--seed``), each
+with this CPU's kernels and with ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`` (AMD EPYC family 25 model 17,
+AVX-512): 8 runs, mIoU - chance in [0.336, 0.446] (bar 0.20), last/first loss in [0.18, 0.29] (bar 0.45).
+At 40 iterations mIoU - chance spread over [0.118, 0.324]: too early to hold a bar on every CPU.
 """
 import json
 import os
@@ -14,7 +20,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ITERS = 40
+ITERS = 80
 SHORT = [  # fewer, smaller images and crops; no loader workers
     '--num-train', '8', '--num-val', '4', '--size', '128', '256',
     '--cfg-options', f'runner.max_iters={ITERS}', f'checkpoint_config.interval={ITERS}',
@@ -37,7 +43,7 @@ def _chance_miou(data_dir: Path) -> float:
 @pytest.fixture(scope='module')
 def quickstart(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('quickstart')
-    env = dict(os.environ, OMP_NUM_THREADS='1')  # stable speed on a shared 2-core machine
+    env = dict(os.environ, OMP_NUM_THREADS='1')  # reproducible reductions, stable speed on a shared 2-core machine
     proc = subprocess.run(['bash', str(REPO / 'tools' / 'quickstart.sh'), '--skip-setup', '--data-dir',
                            str(tmp / 'data'), '--work-dir', str(tmp / 'work'), *SHORT],
                           cwd=tmp, env=env, capture_output=True, text=True, timeout=900)
@@ -51,7 +57,8 @@ def test_quickstart_loss_falls(quickstart):
     (log,) = (tmp / 'work').glob('*.log.json')
     losses = [line['loss'] for line in map(json.loads, log.read_text().splitlines()) if line.get('mode') == 'train']
     assert len(losses) == ITERS // 5
-    assert np.mean(losses[-2:]) < 0.6 * np.mean(losses[:2]), losses
+    # measured 0.18-0.29 over 4 seeds x 2 kernel sets (see the module docstring)
+    assert np.mean(losses[-2:]) < 0.45 * np.mean(losses[:2]), losses
 
 
 @pytest.mark.slow
@@ -60,7 +67,8 @@ def test_quickstart_miou_beats_chance(quickstart):
     (eval_json,) = (tmp / 'work').glob('eval_*.json')
     miou = json.loads(eval_json.read_text())['metric']['mIoU']
     chance = _chance_miou(tmp / 'data')
-    assert miou > chance + 0.15, (miou, chance)
+    # chance ~0.031; measured mIoU - chance 0.336-0.446 over 4 seeds x 2 kernel sets (see the module docstring)
+    assert miou > chance + 0.20, (miou, chance)
     assert 'mIoU' in stdout and '[quickstart] done' in stdout
 
 

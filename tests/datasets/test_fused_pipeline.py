@@ -10,6 +10,7 @@ from mmseg_ddrnet.datasets.pipelines import Compose
 from mmseg_ddrnet.datasets.pipelines.fused import LoadResizeCrop
 from mmseg_ddrnet.ops import image as image_ops
 from mmseg_ddrnet.utils import DataError
+from prerequisites import require_ext
 
 NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 
@@ -18,8 +19,7 @@ EXACT = int(cv2.__version__.split('.')[0]) >= 5  # see tests/ops/test_image_ops.
 
 @pytest.fixture(autouse=True)
 def _kernels(monkeypatch):
-    if not ops.ext_available():
-        pytest.skip(f'mmcv_ext not available: {ops.ext_unavailable_reason()}')
+    require_ext()
     monkeypatch.delenv(ops.DISABLE_ENV, raising=False)
 
 

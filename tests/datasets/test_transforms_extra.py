@@ -15,6 +15,8 @@ from mmseg_ddrnet.datasets.pipelines import (CLAHE, AdjustGamma, Compose, Random
                                              ToDataContainer, Transpose)
 from mmseg_ddrnet.registry import DATASETS, PIPELINES
 from mmseg_ddrnet.utils import ConfigError, DataError
+from mmseg_goldens.mmseg_side import EXTRA_TRANSFORM_CALLS as PARITY_CALLS  # noqa: E402
+from mmseg_goldens.mmseg_side import extra_transform_inputs as parity_inputs  # noqa: E402
 
 
 def sample(h=4, w=6, channels=3, seed=0):
@@ -348,37 +350,10 @@ def test_a_0x_pipeline_with_the_new_transforms_runs():
 
 # ------------------------------------------------------------------------------ mmseg 1.2.2 parity
 
-# The same calls on both sides: ``T`` is mmseg's transforms module there, this package's pipelines here.
-PARITY_CALLS = r'''
-def sample(img='img', seg='seg'):
-    return dict(img=data[img].copy(), gt_semantic_seg=data[seg].copy(), seg_fields=['gt_semantic_seg'])
-def keep(name, results):
-    out[name + '_img'], out[name + '_seg'] = results['img'], results.get('gt_semantic_seg', np.zeros(0))
-keep('multiple', T.ResizeToMultiple(size_divisor=8)(sample()))
-keep('rerange', T.Rerange(-1, 2)(sample()))
-keep('clahe', T.CLAHE(clip_limit=3.0, tile_grid_size=(4, 4))(sample()))
-keep('gray', T.RGB2Gray(out_channels=2)(sample()))
-keep('gamma', T.AdjustGamma(gamma=1.7)(sample()))
-keep('segrescale', T.SegRescale(scale_factor=0.5)(sample()))
-for seed in range(6):
-    np.random.seed(seed)
-    keep(f'rotate{seed}', T.RandomRotate(prob=0.5, degree=30, pad_val=0, seg_pad_val=255)(sample()))
-    np.random.seed(seed)
-    keep(f'cutout{seed}', T.RandomCutOut(prob=0.7, n_holes=(1, 4), cutout_ratio=[(0.2, 0.3), (0.4, 0.1)],
-                                         fill_in=(1, 2, 3), seg_fill_in=255)(sample()))
-    np.random.seed(seed)
-    mix = [sample('img2', 'seg2'), sample('img3', 'seg3'), sample()]
-    keep(f'mosaic{seed}', T.RandomMosaic(prob=0.7, img_scale=(8, 10))(dict(sample(), mix_results=mix)))
-'''
+# The same calls on both sides (tests/mmseg_goldens/mmseg_side.py; mmseg's outputs are also in the goldens):
+# ``T`` is mmseg's transforms module there, this package's pipelines here.
 REFERENCE_SCRIPT = ('import sys\nimport numpy as np\nfrom mmseg.datasets import transforms as T\n'
                     'data, out = dict(np.load(sys.argv[1])), {}\n' + PARITY_CALLS + 'np.savez(sys.argv[2], **out)\n')
-
-
-def parity_inputs():
-    rng = np.random.default_rng(1)
-    return dict(img=rng.integers(0, 256, (13, 21, 3), dtype=np.uint8), seg=rng.integers(0, 6, (13, 21), dtype=np.uint8),
-                img2=rng.integers(0, 256, (5, 9, 3), dtype=np.uint8), seg2=rng.integers(0, 6, (5, 9), dtype=np.uint8),
-                img3=rng.integers(0, 256, (20, 6, 3), dtype=np.uint8), seg3=rng.integers(0, 6, (20, 6), dtype=np.uint8))
 
 
 @pytest.fixture(scope='module')

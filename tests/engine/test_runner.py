@@ -79,8 +79,10 @@ def test_json_log_lines_and_best_checkpoint(tmp_path, toy_data):
     assert all(0 <= line['mIoU'] <= 1 and 'IoU.road' in line for line in val_lines)
     best = [f for f in os.listdir(work_dir) if f.startswith('best_')]
     scores = [line['mIoU'] for line in val_lines]
-    best_iter = 2 if scores[0] >= scores[1] else 4
-    assert best == [f'best_mIoU_iter_{best_iter}.pth']
+    # the kept checkpoint holds the best score (up to the log's 5 decimals: kernel-independent on any CPU)
+    assert len(best) == 1 and best[0].startswith('best_mIoU_iter_')
+    best_iter = int(best[0][len('best_mIoU_iter_'):-len('.pth')])
+    assert best_iter in (2, 4) and scores[best_iter // 2 - 1] == pytest.approx(max(scores), abs=1e-5)
     meta = torch.load(osp.join(work_dir, best[0]), weights_only=True)['meta']
     assert meta['hook_msgs']['best_score'] == pytest.approx(max(scores), abs=1e-5)
 

@@ -3,19 +3,20 @@ import pytest
 import torch
 
 from mmseg_ddrnet import ops
+from prerequisites import ext_required, missing, require_ext
 
 DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture(params=DEVICES)
 def device(request) -> str:
-    """Each device the kernels run on (CUDA when available); skips when mmcv_ext is not built."""
-    if not ops.ext_available():
-        pytest.skip(f'mmcv_ext not available: {ops.ext_unavailable_reason()}')
+    """Each device the kernels run on (CUDA when available); skips when mmcv_ext is not built (fails under CI)."""
+    require_ext()
     if request.param == 'cuda':
         import mmcv_ext
         if not mmcv_ext.build_info()['cuda']:
-            pytest.skip('mmcv_ext was built without CUDA kernels')
+            missing('mmcv_ext was built without CUDA kernels on a machine with a GPU', ext_required(),
+                    'CI=true or MMCV_EXT_REQUIRED=1')
     return request.param
 
 

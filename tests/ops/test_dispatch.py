@@ -11,6 +11,7 @@ import mmcv_ext
 from mmseg_ddrnet import ops
 from mmseg_ddrnet.ops import compiled, dispatch, reference as ref
 from mmseg_ddrnet.utils import ConfigError, DataError
+from prerequisites import require_ext
 
 
 @pytest.fixture
@@ -52,21 +53,23 @@ def run_all_ops():
     ops.confusion_matrix(label, label, 3)
 
 
-def expected_default():
-    return 'ext' if ops.ext_available() else 'ref'
+@pytest.fixture
+def built():
+    """The compiled extension loaded: skips where it is not built, fails under CI or MMCV_EXT_REQUIRED=1."""
+    return require_ext()
 
 
-def test_default_uses_the_extension_when_built(calls, monkeypatch):
+def test_default_uses_the_extension_when_built(built, calls, monkeypatch):
     monkeypatch.delenv(ops.DISABLE_ENV, raising=False)
     run_all_ops()
-    assert calls == [expected_default()] * 3
+    assert calls == ['ext'] * 3
 
 
-@pytest.mark.parametrize('value,tag', [('1', 'ref'), ('0', None), ('', None)])
-def test_environment_variable_forces_the_reference(calls, monkeypatch, value, tag):
+@pytest.mark.parametrize('value,tag', [('1', 'ref'), ('0', 'ext'), ('', 'ext')])
+def test_environment_variable_forces_the_reference(built, calls, monkeypatch, value, tag):
     monkeypatch.setenv(ops.DISABLE_ENV, value)
     run_all_ops()
-    assert calls == [tag or expected_default()] * 3
+    assert calls == [tag] * 3
 
 
 def test_set_use_ext_and_context_manager(calls, monkeypatch):
@@ -107,7 +110,7 @@ def test_missing_extension_falls_back_with_one_warning(calls, monkeypatch, log):
                                'mmcv_ext._C is not built')]
 
 
-def test_choice_is_logged_once_per_op(monkeypatch, log):
+def test_choice_is_logged_once_per_op(built, monkeypatch, log):
     monkeypatch.delenv(ops.DISABLE_ENV, raising=False)
     run_all_ops()
     run_all_ops()
@@ -116,7 +119,7 @@ def test_choice_is_logged_once_per_op(monkeypatch, log):
     messages = [msg for _, msg in log]
     for op in ('resize_argmax', 'seg_cross_entropy', 'confusion_matrix'):
         assert sum(msg.startswith(f'mmseg_ddrnet.ops.{op}: using the compiled') for msg in messages) \
-            == (1 if ops.ext_available() else 0)
+            == 1
         assert messages.count(f'mmseg_ddrnet.ops.{op}: using the reference implementation '
                               '(use_ext=False)') == 1
 
@@ -130,15 +133,13 @@ def test_unsupported_inputs_use_the_reference():
         ops.resize_argmax(torch.zeros(1, 2, 3, 3, dtype=torch.int32), (4, 4))
 
 
-def test_availability_and_build_info_agree():
-    assert ops.ext_available() == mmcv_ext.is_loaded()
-    assert (ops.ext_unavailable_reason() == '') == ops.ext_available()
+def test_availability_and_build_info_agree(built):
+    assert ops.ext_available() and mmcv_ext.is_loaded() and ops.ext_unavailable_reason() == ''
     info = mmcv_ext.build_info()
-    assert info['loaded'] == ops.ext_available()
-    if info['loaded']:
-        assert set(info) >= {'compiler', 'torch', 'cuda', 'cuda_version', 'openmp', 'ops'}
-        assert info['torch'] == torch.__version__.split('+')[0]
-        assert info['ops'] == ('resize_argmax', 'seg_cross_entropy', 'confusion_matrix', 'resize_crop', 'png_unfilter')
+    assert info['loaded'] is True
+    assert set(info) >= {'compiler', 'torch', 'cuda', 'cuda_version', 'openmp', 'ops'}
+    assert info['torch'] == torch.__version__.split('+')[0]
+    assert info['ops'] == ('resize_argmax', 'seg_cross_entropy', 'confusion_matrix', 'resize_crop', 'png_unfilter')
 
 
 def test_a_broken_extension_is_reported_not_raised():

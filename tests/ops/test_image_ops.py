@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 
 from mmseg_ddrnet import ops
-from mmseg_ddrnet.ops import dispatch, image
+from mmseg_ddrnet.ops import image
 from mmseg_ddrnet.utils import DataError
+from prerequisites import require_ext
 
 #: OpenCV 5 rounds every byte of the vertical pass as its vector code, which the kernel reproduces.
 EXACT = int(cv2.__version__.split('.')[0]) >= 5
 
 
 def kernel():
-    if not ops.ext_available():
-        pytest.skip(f'mmcv_ext not available: {ops.ext_unavailable_reason()}')
-    return dispatch.loaded_ext()[0]
+    """The loaded ``mmcv_ext._C`` (skips when it is not built, fails under CI or MMCV_EXT_REQUIRED=1)."""
+    return require_ext()
 
 
 def _assert_same(out, expected):
