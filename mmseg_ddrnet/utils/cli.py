@@ -40,15 +40,21 @@ def run_cli(main: Callable[[], Optional[int]]) -> None:
     except (MMSegDDRNetError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
         if debug_requested():
             traceback.print_exc()
-        print(f'error: {format_error(err)}', file=sys.stderr)
+        _say(f'error: {format_error(err)}')
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
-        print('error: interrupted', file=sys.stderr)
+        _say('error: interrupted')
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         _silence_stdout()
         sys.exit(0)
     sys.exit(code or 0)
+
+
+def _say(line: str) -> None:
+    """One line on stderr in one write, so that the lines of ranks sharing a stream never run together."""
+    sys.stderr.write(line + '\n')
+    sys.stderr.flush()
 
 
 def _silence_stdout() -> None:
