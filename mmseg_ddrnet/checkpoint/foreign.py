@@ -19,6 +19,9 @@ _MAX_PLACEHOLDERS = 64
 #: Modules whose classes and functions foreign checkpoints hold as data (numpy arrays and scalars, mmengine
 #: message-hub buffers, config dicts): read as inert placeholders. Any other global is refused.
 DATA_MODULES = ('numpy.', 'mmengine.', 'mmcv.', 'mmseg.', 'mmdet.', 'collections.', '_codecs.', 'torch.')
+#: Builtins that pickles of those libraries call on their own objects (mmengine's checkpoints hold
+#: ``getattr``): as a placeholder it looks nothing up, and a module it could reach would be a refused global.
+DATA_BUILTINS = ('getattr', 'builtins.getattr')
 
 
 class _Opaque:
@@ -57,7 +60,7 @@ def read_foreign_checkpoint(filename: PathLike, unsafe: bool = False) -> Any:
                 return torch.load(filename, map_location='cpu', weights_only=True)
         except pickle.UnpicklingError as err:
             name = needed_global(err, filename)
-            if name is not None and ('is blocked' in str(err) or not name.startswith(DATA_MODULES)):
+            if name is not None and ('is blocked' in str(err) or not _is_data(name)):
                 raise refused_error(filename, name) from err
             if name is None or name in refused or len(refused) >= _MAX_PLACEHOLDERS:
                 raise CheckpointError(corrupt_message(filename, err)) from err
@@ -66,6 +69,10 @@ def read_foreign_checkpoint(filename: PathLike, unsafe: bool = False) -> Any:
             raise
         except Exception as err:  # noqa: BLE001  unpickling garbage raises anything (IndexError, KeyError...)
             raise CheckpointError(corrupt_message(filename, err)) from err
+
+
+def _is_data(name: str) -> bool:
+    return name.startswith(DATA_MODULES) or name in DATA_BUILTINS
 
 
 def plain_data(obj: Any) -> Any:

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -272,3 +273,29 @@ def test_official_conversion_loads_into_mmseg(mmseg_reference_python, tmp_path, 
     with torch.no_grad():
         logits = model.forward_dummy(x)
     assert (logits - torch.load(tmp_path / 'ref' / variant / 'logits.pth')['full']).abs().max() <= 1e-4
+
+
+class _NumpyAttr:
+    """Pickles as ``getattr(<numpy scalar>, 'real')``, as mmengine's checkpoints call ``getattr`` on their data."""
+
+    def __reduce__(self):
+        return getattr, (np.float64(1.0), 'real')
+
+
+class _OsAttr:
+    """Pickles as ``getattr(os, 'getcwd')``-style gadgets do: ``getattr`` on a module that is no data library."""
+
+    def __reduce__(self):
+        import os
+        return getattr, (os.stat_result, 'n_fields')
+
+
+def test_foreign_getattr_on_data_is_inert_but_a_code_module_is_refused(tmp_path):
+    data = tmp_path / 'mmengine_like.pth'
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'message_hub': _NumpyAttr()}, data)
+    loaded = plain_data(read_foreign_checkpoint(data))
+    assert list(loaded) == ['state_dict'] and torch.equal(loaded['state_dict']['w'], torch.ones(2))
+    gadget = tmp_path / 'gadget.pth'
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'x': _OsAttr()}, gadget)
+    with pytest.raises(CheckpointError, match=r'gadget\.pth.*os\.stat_result'):
+        read_foreign_checkpoint(gadget)
