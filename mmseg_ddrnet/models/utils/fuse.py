@@ -6,6 +6,7 @@ folded: a pre-activation BatchNorm (norm → ReLU → conv, as in DAPPM and the 
 on a sum, a concatenation or a pooled map, and a ReLU separates it from the next conv, so it stays
 (as a frozen per-channel affine, which is what an eval-mode BatchNorm computes).
 """
+import functools
 from typing import Tuple
 
 import torch
@@ -71,7 +72,15 @@ def _pointwise_ok(conv: nn.Conv2d, x: torch.Tensor) -> bool:
             and isinstance(conv.padding, tuple) and hasattr(torch.ops.mkldnn, '_convolution_pointwise')
             and torch.backends.mkldnn.is_available() and not torch.jit.is_tracing()
             and not torch.jit.is_scripting() and not torch.onnx.is_in_onnx_export()
-            and not torch.compiler.is_compiling())
+            and not torch.compiler.is_compiling()
+            and (x.dtype != torch.bfloat16 or _onednn_bf16()))
+
+
+@functools.lru_cache(maxsize=None)
+def _onednn_bf16() -> bool:
+    """Whether oneDNN runs bf16 here (AVX512-BW/VL/DQ or AVX-NE-CONVERT, and not capped by ONEDNN_MAX_CPU_ISA);
+    otherwise PyTorch's own bf16 convolution is used, followed by a ReLU."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def fuse_conv_bn(module: nn.Module) -> int:
