@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from prerequisites import require_reference
+from tiny_seg import setup as setup_tiny_seg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CAMVID_ROOT = Path(os.environ.get('CAMVID_ROOT', REPO_ROOT.parent / 'shared' / 'data' / 'camvid'))
@@ -26,6 +27,15 @@ def camvid_root() -> Path:
 def mmseg_reference_python() -> str:
     """Path of a python with mmsegmentation 1.2.2 (MMSEG_REFERENCE_PYTHON); skips when absent, fails under CI."""
     return require_reference()
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    """``(folder, config, checkpoint)`` of a tiny DDRNet on a tiny CamVid-layout dataset (``tiny_seg.py``),
+    made once per test module: the deploy, demo and analysis tools run on it."""
+    tmp = tmp_path_factory.mktemp('tiny_seg')
+    _, config, checkpoint = setup_tiny_seg(tmp)
+    return tmp, str(config), str(checkpoint)
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from typing import Optional, Sequence
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
 from mmseg_ddrnet.apis.analysis import dataset_confusion_matrix, load_results, plot_confusion_matrix  # noqa: E402
-from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
+from mmseg_ddrnet.config import DictAction, load_config_file  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
-from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
+from mmseg_ddrnet.utils import print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
 
@@ -36,11 +36,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        raise ConfigError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config_file(args.config, args.cfg_options)
     results = load_results(args.prediction_path)
     cfg.data.test.test_mode = True
     dataset = build_dataset(cfg.data.test)

@@ -4,35 +4,28 @@
     python tools/deploy_test.py CONFIG ddrnet.onnx --eval mIoU
 
 The dataset, test pipeline, test loop, metrics and --out/--format-only/--show-dir outputs are tools/test.py's;
-only the network is onnxruntime's. A model exported with a fixed --shape needs test images of that size.
+only the network is onnxruntime's. The config's test_cfg applies: in whole mode a model exported with a fixed
+--shape needs test images of that size; in slide mode the exported model runs on each crop_size window
+(export it with --shape CROP_H CROP_W, or --dynamic-export), with tools/test.py's sliding-window code.
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
 import torch  # noqa: E402
 
+from mmseg_ddrnet.apis.testing import (OutputOptions, build_onnxruntime_segmentor, build_test_loader,  # noqa: E402
+                                       load_test_config, test_and_report)
 from mmseg_ddrnet.config import DictAction  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
-from mmseg_ddrnet.export.onnxruntime_segmentor import ONNXRuntimeSegmentor  # noqa: E402
-from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
+from mmseg_ddrnet.utils import run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
 BACKENDS = ('onnxruntime',)
-
-
-def _test_tool() -> Any:
-    """tools/test.py as a module: its config loading, test run and reporting are reused unchanged."""
-    path = osp.join(osp.dirname(osp.abspath(__file__)), 'test.py')
-    spec = importlib.util.spec_from_file_location('mmseg_ddrnet_tools_test', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -53,30 +46,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
     parser.add_argument('--eval-options', '--eval_options', dest='eval_options', nargs='+', action=DictAction,
                         help='keyword arguments of dataset.evaluate / format_results, key=value')
-    args = parser.parse_args(argv)
-    args.aug_test, args.options, args.tmpdir, args.gpu_collect, args.launcher = False, None, None, False, 'none'
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    test = _test_tool()
-    test._check_args(args)
-    cfg = test.load_config(args)
-    if (cfg.model.get('test_cfg') or cfg.get('test_cfg') or {}).get('mode', 'whole') != 'whole':
-        raise ConfigError("an exported model runs whole-image inference: set --cfg-options model.test_cfg.mode=whole")
+    options = OutputOptions.from_args(args)
+    cfg = load_test_config(args.config, args.cfg_options)
     dataset = build_dataset(cfg.data.test)
-    data_loader = test.build_test_loader(cfg, dataset, distributed=False)
-    model = ONNXRuntimeSegmentor(args.model, align_corners=bool(cfg.model.decode_head.get('align_corners', False)),
-                                 device=args.device, num_threads=_threads())
-    for key in ('CLASSES', 'PALETTE'):
-        if getattr(model, key, None) is None:
-            print_log(f'"{key}" not found in the ONNX metadata, using dataset.{key} instead')
-            setattr(model, key, getattr(dataset, key, None))
-    eval_kwargs = dict(args.eval_options or {})
-    format_dir = test._format_dir(args, eval_kwargs)
-    results = test.run_test(args, cfg, dataset, model, data_loader, False, eval_kwargs)
-    test.report(args, cfg, dataset, results, eval_kwargs, format_dir)
+    data_loader = build_test_loader(cfg, dataset, distributed=False)
+    model = build_onnxruntime_segmentor(cfg, args.model, dataset, device=args.device, num_threads=_threads())
+    test_and_report(options, cfg, dataset, model, data_loader)
 
 
 def _threads() -> Optional[int]:

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
+from mmseg_ddrnet.config import DictAction, load_config_file  # noqa: E402
 from mmseg_ddrnet.models import build_segmentor  # noqa: E402
 from mmseg_ddrnet.models.complexity import PAPER_1024x2048, count_flops  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, run_cli  # noqa: E402
@@ -47,9 +47,7 @@ def _shape(values: Sequence[int]) -> Sequence[int]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config_file(args.config, args.cfg_options)
     cfg.model.pretrained = None
     shape = _shape(args.shape)
     model = build_segmentor(cfg.model, test_cfg=cfg.get('test_cfg'))

@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
+from mmseg_ddrnet.config import Config, DictAction, load_config_file  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, run_cli  # noqa: E402
 
 
@@ -38,11 +38,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    if not os.path.isfile(args.config):
-        raise ConfigError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config_file(args.config, args.cfg_options)
     model = build_model(cfg) if args.graph else None
     print(cfg.pretty_text, end='')
     if model is not None:

@@ -3,11 +3,12 @@
     python tools/pytorch2onnx.py CONFIG CHECKPOINT --output-file ddrnet.onnx --shape 1024 2048 --verify
     python tools/pytorch2onnx.py CONFIG CHECKPOINT --output-file ddrnet.onnx --shape 720 960 --dynamic-export
 
-The exported graph is the deploy model: backbone and main head only (no auxiliary head), whole-image inference,
+The exported graph is the deploy model: backbone and main head only (no auxiliary head), one forward pass,
 input N×3×H×W normalised as the test pipeline does, output the logits resized (bilinear) to H×W, or with
---with-argmax the int64 label map N×H×W. --verify runs onnxruntime and PyTorch on random inputs of the shape
-(and of a second shape with --dynamic-export): it prints the largest logit difference, the share of pixels with
-the same label, and both CPU throughputs (images/s after 2 warm-up runs, same thread count, network only).
+--with-argmax the int64 label map N×H×W. With test_cfg mode='slide', the default --shape is its crop_size:
+tools/deploy_test.py then runs the file on each window. --verify runs onnxruntime and PyTorch on random inputs
+of the shape (and of a second shape with --dynamic-export): it prints the largest logit difference, the share of
+pixels with the same label, and both CPU throughputs (images/s after 2 warm-up runs, same thread count, network only).
 Needs the optional packages onnx (export) and onnxruntime (--verify).
 """
 import argparse
@@ -54,13 +55,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def input_shape(args: argparse.Namespace, cfg) -> Tuple[int, int]:
-    """``(H, W)`` from ``--shape``, else from the test pipeline's ``MultiScaleFlipAug.img_scale`` (W, H)."""
+def input_shape(args: argparse.Namespace, model: torch.nn.Module) -> Tuple[int, int]:
+    """``(H, W)`` from ``--shape``, else the slide-mode ``test_cfg.crop_size``, else the test pipeline's
+    ``MultiScaleFlipAug.img_scale`` (W, H)."""
     if args.shape:
         if len(args.shape) > 2 or min(args.shape) <= 0:
             raise ConfigError(f'--shape takes H [W] (positive), got {args.shape}')
         return (args.shape[0], args.shape[-1])
-    for step in cfg.data.test.pipeline:
+    if model.test_cfg['mode'] == 'slide':  # tools/deploy_test.py runs the file on each crop
+        return tuple(model.test_cfg['crop_size'])
+    for step in model.cfg.data.test.pipeline:
         scale = step.get('img_scale')
         if isinstance(scale, (list, tuple)) and len(scale) == 2 and all(isinstance(v, int) for v in scale):
             return (scale[1], scale[0])
@@ -70,7 +74,7 @@ def input_shape(args: argparse.Namespace, cfg) -> Tuple[int, int]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     model = init_segmentor(args.config, args.checkpoint, device='cpu', cfg_options=args.cfg_options)
-    shape = input_shape(args, model.cfg)
+    shape = input_shape(args, model)
     if args.fuse_conv_bn:
         model.fuse()
     deploy = export_onnx(model, args.output_file, shape, dynamic=args.dynamic_export,

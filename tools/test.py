@@ -8,35 +8,24 @@ Examples::
     python tools/test.py CONFIG CHECKPOINT --eval mIoU --out results.pkl   # + one confusion matrix per image
 """
 import argparse
-import json
 import os
 import os.path as osp
-import pickle
-import shutil
-import time
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mmseg_ddrnet.evaluation import multi_gpu_test, single_gpu_test  # noqa: E402
-from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.apis.inference import build_segmentor_from_checkpoint  # noqa: E402
+from mmseg_ddrnet.apis.testing import (METRICS, OutputOptions, build_test_loader, load_test_config,  # noqa: E402
+                                       test_and_report)
+from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.models import PRECISIONS, prepare_for_inference  # noqa: E402
-from mmseg_ddrnet.datasets import build_dataloader, build_dataset, loader_args  # noqa: E402
-from mmseg_ddrnet.utils.dist import (LAUNCHERS, check_gpu_id, get_dist_info, init_dist,  # noqa: E402
-                                     named_collective_failures)
-from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
+from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
+from mmseg_ddrnet.utils.dist import LAUNCHERS, check_gpu_id, init_dist, named_collective_failures  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
-from mmseg_ddrnet.utils.io import atomic_write  # noqa: E402
-
-METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')
-AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-CITYSCAPES_TMPDIR = '.format_cityscapes'
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -87,19 +76,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if not (args.out or args.eval or args.format_only or args.show or args.show_dir):
-        raise ConfigError('nothing to do: specify at least one of --out, --eval, --format-only, --show, --show-dir')
-    if args.eval and args.format_only:
-        raise ConfigError('--eval and --format-only cannot both be specified')
-    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
-        raise ConfigError(f'--out must name a .pkl or .pickle file, got {args.out}')
-    unknown = [m for m in args.eval or [] if m not in METRICS]
-    if unknown:
-        raise ConfigError(f'--eval: unknown metric(s) {", ".join(unknown)}; choose among {", ".join(METRICS)}')
-    if args.eval and 'cityscapes' in args.eval and len(args.eval) > 1:
-        raise ConfigError('--eval cityscapes evaluates formatted results and cannot be combined with other metrics')
-    if not 0 < args.opacity <= 1:
-        raise ConfigError(f'--opacity must be in (0, 1], got {args.opacity}')
+    OutputOptions.from_args(args)  # --out, --eval, --format-only, --show(-dir), --opacity
     if args.options and args.cfg_options:
         raise ConfigError('--options and --cfg-options cannot both be specified (--options is deprecated)')
     if args.options:
@@ -109,30 +86,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def load_config(args: argparse.Namespace) -> Config:
     """The config with ``--cfg-options`` merged, set up for testing (``--aug-test``, no pretrained weights)."""
-    if not osp.isfile(args.config):
-        raise ConfigError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads
-    if args.aug_test:
-        aug = _multi_scale_flip_aug(cfg.data.test.pipeline, args.config)
-        aug.img_ratios = list(AUG_TEST_RATIOS)
-        aug.flip = True
-    if 'pretrained' in cfg.model:
-        cfg.model.pretrained = None
-    if cfg.model.get('backbone', {}).get('init_cfg') is not None:
-        cfg.model.backbone.init_cfg = None
-    cfg.model.train_cfg = None
-    cfg.data.test.test_mode = True
-    return cfg
-
-
-def _multi_scale_flip_aug(pipeline: List[Dict[str, Any]], config: str) -> Dict[str, Any]:
-    for step in pipeline:
-        if step.get('type') == 'MultiScaleFlipAug':
-            return step
-    raise ConfigError(f'--aug-test: {config}: data.test.pipeline has no MultiScaleFlipAug step')
+    return load_test_config(args.config, args.cfg_options, args.aug_test)
 
 
 def _dist_params(cfg: Config) -> Dict[str, Any]:
@@ -157,12 +111,6 @@ def select_device(args: argparse.Namespace, distributed: bool) -> torch.device:
     return torch.device('cuda', index)
 
 
-def build_test_loader(cfg: Config, dataset: Any, distributed: bool) -> Any:
-    """The test loader: the ``data`` settings, one image per GPU, no shuffling, ``data.test_dataloader`` on top."""
-    return build_dataloader(dataset, **loader_args(cfg.data, 'test', dict(num_gpus=1, dist=distributed, shuffle=False),
-                                                   dict(samples_per_gpu=1, shuffle=False)))
-
-
 def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device, unsafe_load: bool = False,
                 precision: str = 'fp32', fuse_conv_bn: bool = False) -> torch.nn.Module:
     """The segmentor with the checkpoint's weights; CLASSES and PALETTE from its meta, else from the dataset.
@@ -175,71 +123,6 @@ def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device
     if fuse_conv_bn or precision != 'fp32':
         prepare_for_inference(model, precision=precision, fuse_conv_bn=fuse_conv_bn)
     return model
-
-
-def _metrics_json_path(args: argparse.Namespace, cfg: Config) -> str:
-    work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    os.makedirs(osp.abspath(work_dir), exist_ok=True)
-    return osp.join(work_dir, f'eval_{time.strftime("%Y%m%d_%H%M%S", time.localtime())}.json')
-
-
-def _format_dir(args: argparse.Namespace, eval_kwargs: Dict[str, Any]) -> Optional[str]:
-    """The folder of formatted results (``--format-only`` or ``--eval cityscapes``), created; else None."""
-    if not (args.format_only or (args.eval and 'cityscapes' in args.eval)):
-        return None
-    folder = eval_kwargs.setdefault('imgfile_prefix', CITYSCAPES_TMPDIR)
-    os.makedirs(folder, exist_ok=True)
-    return folder
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_json(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
-
-
-def run_test(args: argparse.Namespace, cfg: Config, dataset: Any, model: torch.nn.Module, data_loader: Any,
-             distributed: bool, eval_kwargs: Dict[str, Any]) -> Optional[List[Any]]:
-    """Run the test loop in the mode the options ask for (pre-eval, formatting or label maps)."""
-    on_format = bool(args.eval) and 'cityscapes' in args.eval
-    pre_eval = bool(args.eval) and not on_format
-    per_image = pre_eval and bool(args.out)  # --out keeps one confusion matrix per image (mmseg 0.x)
-    format_only = args.format_only or on_format
-    if format_only and not hasattr(dataset, 'format_results'):
-        raise ConfigError(f'--format-only / --eval cityscapes: {type(dataset).__name__} cannot format results')
-    if not distributed:
-        return single_gpu_test(model, data_loader, args.show, args.show_dir, False, args.opacity,
-                               pre_eval=pre_eval, format_only=format_only, format_args=eval_kwargs,
-                               pre_eval_per_image=per_image)
-    if args.show or args.show_dir:
-        warn_once('--show / --show-dir are ignored in distributed testing')
-    return multi_gpu_test(model, data_loader, args.tmpdir, args.gpu_collect, False, pre_eval=pre_eval,
-                          format_only=format_only, format_args=eval_kwargs, pre_eval_per_image=per_image)
-
-
-def report(args: argparse.Namespace, cfg: Config, dataset: Any, results: List[Any],
-           eval_kwargs: Dict[str, Any], format_dir: Optional[str]) -> None:
-    """On rank 0: write ``--out``, evaluate ``--eval`` and dump the metrics JSON."""
-    if args.out:
-        print_log(f'writing results to {args.out}')
-        with atomic_write(args.out, 'wb') as f:  # Ctrl-C or a crash leaves no half-written file
-            pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
-    if not args.eval:
-        return
-    metric = dataset.evaluate(results, metric=args.eval, **eval_kwargs)
-    json_file = _metrics_json_path(args, cfg)
-    with atomic_write(json_file, 'w') as f:
-        json.dump(_to_json(dict(config=args.config, metric=metric)), f, indent=4)
-    print_log(f'metrics written to {json_file}')
-    if format_dir is not None and 'cityscapes' in args.eval and 'imgfile_prefix' not in (args.eval_options or {}):
-        shutil.rmtree(format_dir, ignore_errors=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -264,15 +147,7 @@ def evaluate_checkpoint(args: argparse.Namespace, cfg: Config, distributed: bool
     data_loader = build_test_loader(cfg, dataset, distributed)
     model = build_model(cfg, args.checkpoint, dataset, device, unsafe_load=args.unsafe_load,
                         precision=args.precision, fuse_conv_bn=args.fuse_conv_bn)
-    eval_kwargs = dict(args.eval_options or {})
-    if eval_kwargs.pop('efficient_test', False):
-        warn_once('efficient_test=True has no effect in tools/test.py: evaluation is memory-efficient by default')
-    format_dir = _format_dir(args, eval_kwargs)
-    results = run_test(args, cfg, dataset, model, data_loader, distributed, eval_kwargs)
-    if get_dist_info()[0] == 0:
-        report(args, cfg, dataset, results, eval_kwargs, format_dir)
-    if args.format_only and format_dir is not None:
-        print_log(f'formatted results written to {format_dir}')
+    test_and_report(OutputOptions.from_args(args), cfg, dataset, model, data_loader, distributed)
 
 
 if __name__ == '__main__':

@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import torch  # noqa: E402
 
-from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
+from mmseg_ddrnet.config import Config, DictAction, load_config_file  # noqa: E402
 from mmseg_ddrnet.utils.dist import LAUNCHERS, check_gpu_id  # noqa: E402
 from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
@@ -77,11 +77,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def load_config(args: argparse.Namespace) -> Config:
     """The config with the command-line overrides (work_dir, checkpoints, GPUs, auto_resume) applied."""
-    if not osp.isfile(args.config):
-        raise ConfigError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config_file(args.config, args.cfg_options)
     setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True

@@ -4,6 +4,7 @@ import os
 from typing import Union
 
 from ..utils import CheckpointError
+from ..utils.io import describe_os_error, fsync_dir
 from .io import load_file, save_checkpoint
 
 PathLike = Union[str, os.PathLike]
@@ -32,7 +33,9 @@ def strip_training_state(checkpoint: dict) -> dict:
 def publish_checkpoint(in_file: PathLike, out_file: PathLike) -> str:
     """Write ``in_file`` without training state as ``<out_file without .pth>-<sha256[:8]>.pth``; return that path.
 
-    The result loads with ``torch.load(weights_only=True)``; ``in_file`` is left untouched.
+    The result loads with ``torch.load(weights_only=True)``; ``in_file`` and a file named ``out_file`` are left
+    untouched. The checkpoint is saved under a temporary name in the output folder, hashed, then renamed
+    (``os.replace``): a failure leaves no partial or temporary file, and earlier outputs as they were.
     """
     in_file, out_file = os.fspath(in_file), os.fspath(out_file)
     checkpoint = load_file(in_file)
@@ -40,9 +43,20 @@ def publish_checkpoint(in_file: PathLike, out_file: PathLike) -> str:
         raise CheckpointError(f'{in_file} holds a {type(checkpoint).__name__}, not a checkpoint dict')
     if 'state_dict' not in checkpoint:  # a bare state dict: publish it as the weights
         checkpoint = {'state_dict': checkpoint}
-    os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)
-    save_checkpoint(strip_training_state(checkpoint), out_file)
+    folder = os.path.dirname(os.path.abspath(out_file))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f'.{os.path.basename(out_file)}.{os.getpid()}.publish.tmp')
     stem = out_file[:-len('.pth')] if out_file.endswith('.pth') else out_file
-    final_file = f'{stem}-{sha256_of(out_file)[:8]}.pth'
-    os.replace(out_file, final_file)
+    try:
+        save_checkpoint(strip_training_state(checkpoint), tmp)  # atomic itself: tmp is complete or absent
+        final_file = f'{stem}-{sha256_of(tmp)[:8]}.pth'
+        os.replace(tmp, final_file)
+    except CheckpointError as err:  # name the output asked for, not the temporary file
+        raise CheckpointError(str(err).replace(tmp, out_file)) from err
+    except OSError as err:
+        raise CheckpointError(f'cannot write checkpoint {out_file}: {describe_os_error(err)}') from err
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    fsync_dir(folder)
     return final_file

@@ -164,6 +164,19 @@ class Config:
         return new
 
 
+def load_config_file(filename: str, cfg_options: Optional[Mapping[str, Any]] = None) -> Config:
+    """``Config.fromfile(filename)`` with the ``--cfg-options`` overrides merged (the tools' config loading).
+
+    A missing file raises :class:`ConfigError` naming the path as given.
+    """
+    if not os.path.isfile(filename):
+        raise ConfigError(f'config file not found: {filename}')
+    cfg = Config.fromfile(filename)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def _read_text(filename: str) -> str:
     with open(filename, encoding='utf-8') as f:
         return f.read()

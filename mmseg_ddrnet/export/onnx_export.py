@@ -5,6 +5,7 @@ defaults to the ``torch.export``-based one, which needs the extra package onnxsc
 only onnx, covers every op of DDRNet (convolutions, BatchNorm, pooling, bilinear resizing, argmax) since opset 11,
 and gives dynamic batch/height/width through ``dynamic_axes``.
 """
+import io
 import json
 import os
 import time
@@ -18,6 +19,7 @@ from torch import nn
 
 from ..models.utils.norm import revert_sync_batchnorm
 from ..utils import ConfigError
+from ..utils.io import atomic_write, describe_os_error
 from ..utils.optional import import_optional
 
 DEFAULT_OPSET = 17
@@ -50,7 +52,9 @@ def export_onnx(segmentor: nn.Module, output_file: str, shape: Tuple[int, int], 
     """Write the :class:`DeployModel` of ``segmentor`` (on the CPU, SyncBN as BN) to ``output_file``.
 
     ``shape`` (H, W) is the traced input size; ``dynamic`` makes batch, height and width free. ``CLASSES``
-    and ``PALETTE`` of the segmentor go to the model's metadata. Returns the exported module.
+    and ``PALETTE`` of the segmentor go to the model's metadata. The file is written atomically (a temporary
+    file beside it, then ``os.replace``): a failure leaves a previous ``output_file`` as it was, and no
+    temporary file. Returns the exported module.
     """
     import_optional('onnx', 'ONNX export')
     if opset < MIN_OPSET:
@@ -60,12 +64,12 @@ def export_onnx(segmentor: nn.Module, output_file: str, shape: Tuple[int, int], 
     dummy = torch.randn(batch_size, 3, *shape)
     axes = {0: 'batch', 2: 'height', 3: 'width'}
     dynamic_axes = {INPUT_NAME: axes, OUTPUT_NAME: axes if not with_argmax else {0: 'batch', 1: 'height', 2: 'width'}}
-    os.makedirs(os.path.dirname(os.path.abspath(output_file)), exist_ok=True)
+    buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         warnings.simplefilter('ignore', DeprecationWarning)  # raised by the exporter's own internals
         try:
-            torch.onnx.export(deploy, (dummy,), output_file, dynamo=False, opset_version=opset,
+            torch.onnx.export(deploy, (dummy,), buffer, dynamo=False, opset_version=opset,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True,
                               dynamic_axes=dynamic_axes if dynamic else None)
         except (ValueError, RuntimeError) as err:
@@ -73,21 +77,30 @@ def export_onnx(segmentor: nn.Module, output_file: str, shape: Tuple[int, int], 
                 raise ConfigError(f'--opset {opset}: {str(err).splitlines()[0]}') from err
             raise
     deploy.eval()  # the exporter restores the module's previous mode
-    _write_metadata(output_file, segmentor)
+    _save(_with_metadata(buffer.getvalue(), segmentor), output_file)
     return deploy
 
 
-def _write_metadata(output_file: str, segmentor: nn.Module) -> None:
-    """Store ``CLASSES``/``PALETTE`` as JSON metadata properties of the ONNX file."""
+def _with_metadata(serialized: bytes, segmentor: nn.Module):
+    """The checked ONNX model with ``CLASSES``/``PALETTE`` as JSON metadata properties."""
     onnx = import_optional('onnx', 'ONNX export')
-    model = onnx.load(output_file)
+    model = onnx.load_model_from_string(serialized)
     onnx.checker.check_model(model)
     for key in META_KEYS:
         value = getattr(segmentor, key, None)
         if value is not None:
             entry = model.metadata_props.add()
             entry.key, entry.value = key, json.dumps([list(v) if isinstance(v, (list, tuple)) else v for v in value])
-    onnx.save(model, output_file)
+    return model
+
+
+def _save(model, output_file: str) -> None:
+    """Write the ONNX ``model`` to ``output_file`` atomically; a failed write is one :class:`ConfigError`."""
+    try:
+        with atomic_write(output_file, 'wb') as f:
+            f.write(model.SerializeToString())
+    except OSError as err:
+        raise ConfigError(f'cannot write ONNX file {output_file}: {describe_os_error(err)}') from err
 
 
 def create_session(onnx_file: str, device: str = 'cpu', num_threads: Optional[int] = None):

@@ -1,14 +1,12 @@
 """Batched inference_segmentor, demo/image_demo.py and demo/video_demo.py on a tiny DDRNet."""
 import importlib.util
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'export'))
-from tiny_seg import REPO, setup  # noqa: E402
+from tiny_seg import REPO  # noqa: E402
 
 from mmseg_ddrnet.apis import inference_segmentor, init_segmentor, show_result  # noqa: E402
 from mmseg_ddrnet.apis.video import FpsMeter, draw_fps, open_capture  # noqa: E402
@@ -26,13 +24,6 @@ def _load(path: Path):
 
 
 image_demo, video_demo = _load(REPO / 'demo' / 'image_demo.py'), _load(REPO / 'demo' / 'video_demo.py')
-
-
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('demos')
-    _, config, checkpoint = setup(tmp)
-    return tmp, str(config), str(checkpoint)
 
 
 @pytest.fixture(scope='module')

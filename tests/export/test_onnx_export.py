@@ -17,7 +17,7 @@ import onnx  # noqa: E402
 from mmseg_ddrnet.apis import init_segmentor  # noqa: E402
 from mmseg_ddrnet.export import ONNXRuntimeSegmentor  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, DataError  # noqa: E402
-from tiny_seg import REPO, setup  # noqa: E402
+from tiny_seg import REPO  # noqa: E402
 
 TOLERANCE = 1e-4  # relative to the largest |logit|: fp32 rounding of two engines
 
@@ -30,13 +30,6 @@ def _load(name: str):
 
 
 p2o, deploy_test, test_tool = _load('pytorch2onnx'), _load('deploy_test'), _load('test')
-
-
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('onnx')
-    _, config, checkpoint = setup(tmp)
-    return tmp, str(config), str(checkpoint)
 
 
 @pytest.fixture(scope='module')
@@ -192,3 +185,87 @@ def test_missing_optional_package_is_one_line(tiny, module, tool):
     assert proc.returncode == 1, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith('error: ') and f'pip install {module}' in line
+
+
+# ------------------------------------------------------------------------------------------- slide mode
+SLIDE = dict(mode='slide', crop_size=(32, 32), stride=(24, 24))  # 48x64 images: 2x3 windows, overlaps, last moved
+SLIDE_OPTIONS = ['model.test_cfg.mode=slide', 'model.test_cfg.crop_size=[32,32]', 'model.test_cfg.stride=[24,24]']
+
+
+@pytest.fixture(scope='module')
+def crop_onnx(tiny):
+    """A static export for the slide windows: the default --shape of a slide-mode config is its crop_size."""
+    tmp, config, checkpoint = tiny
+    path = tmp / 'crop.onnx'
+    assert p2o.main([config, checkpoint, '--output-file', str(path), '--cfg-options', *SLIDE_OPTIONS]) == 0
+    return path
+
+
+def _slide_model(config, checkpoint):
+    return init_segmentor(config, checkpoint, cfg_options={f'model.test_cfg.{k}': v for k, v in SLIDE.items()})
+
+
+@pytest.mark.parametrize('export', ['crop_onnx', 'dynamic_onnx'])
+def test_slide_mode_equals_pytorch_slide_inference(tiny, export, request):
+    _, config, checkpoint = tiny
+    path = request.getfixturevalue(export)
+    if export == 'crop_onnx':
+        assert [d.dim_value for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim] == [1, 3, 32, 32]
+    model, ort = _slide_model(config, checkpoint), ONNXRuntimeSegmentor(str(path), test_cfg=SLIDE)
+    img = torch.randn(2, 3, 48, 64, generator=torch.Generator().manual_seed(5))
+    metas = [dict(ori_shape=(48, 64, 3), img_shape=(48, 64, 3), flip=False)] * 2
+    with torch.no_grad():
+        ref = model.slide_inference(img, metas, rescale=False)
+        ref_labels = model.simple_test(img, metas)
+    out = ort.seg_logits(img)
+    assert out.shape == ref.shape == (2, 11, 48, 64)
+    assert (out - ref).abs().max() <= TOLERANCE * ref.abs().max()
+    assert (ref - model.encode_decode(img, metas)).abs().max() > 100 * TOLERANCE * ref.abs().max()  # not 'whole'
+    labels = ort.simple_test(img, metas)
+    assert all(np.array_equal(a, b) for a, b in zip(labels, ref_labels))
+
+
+def test_slide_windows_smaller_than_a_static_crop_are_zero_padded(tiny, crop_onnx, dynamic_onnx):
+    """An image lower than the crop: its windows are 24x32; the static file runs them padded to 32x32."""
+    from mmseg_ddrnet.models.segmentors.test_modes import slide_logits
+    _, config, checkpoint = tiny
+    model = _slide_model(config, checkpoint)
+    img = torch.randn(1, 3, 24, 64, generator=torch.Generator().manual_seed(6))
+
+    def padded(crop):
+        h, w = crop.shape[2:]
+        return model.encode_decode(torch.nn.functional.pad(crop, (0, 32 - w, 0, 32 - h)), None)[:, :, :h, :w]
+    with torch.no_grad():
+        ref_padded = slide_logits(img, padded, SLIDE['crop_size'], SLIDE['stride'])
+        ref = model.slide_inference(img, None, rescale=False)
+    static, dynamic = (ONNXRuntimeSegmentor(str(p), test_cfg=SLIDE).seg_logits(img) for p in (crop_onnx, dynamic_onnx))
+    assert static.shape == dynamic.shape == (1, 11, 24, 64)
+    assert (static - ref_padded).abs().max() <= TOLERANCE * ref_padded.abs().max()
+    assert (dynamic - ref).abs().max() <= TOLERANCE * ref.abs().max()  # a free shape runs the 24x32 windows as is
+
+
+def test_deploy_test_slide_mode_matches_tools_test(tiny, crop_onnx):
+    tmp, config, checkpoint = tiny
+    test_tool.main([config, checkpoint, '--out', str(tmp / 'pt_slide.pkl'), '--cfg-options', *SLIDE_OPTIONS])
+    deploy_test.main([config, str(crop_onnx), '--out', str(tmp / 'ort_slide.pkl'), '--cfg-options', *SLIDE_OPTIONS])
+    pt = pickle.loads((tmp / 'pt_slide.pkl').read_bytes())
+    ort = pickle.loads((tmp / 'ort_slide.pkl').read_bytes())
+    assert len(pt) == len(ort) == 3 and all(p.shape == (48, 64) for p in pt)
+    assert all(np.array_equal(p, o) for p, o in zip(pt, ort))  # the 32x32 file serves the 48x64 images by windows
+
+
+def test_slide_mode_refuses_an_export_that_cannot_serve_the_crop(tiny, dynamic_onnx, argmax_onnx):
+    tmp, config, checkpoint = tiny
+    path = tmp / 'full.onnx'
+    assert p2o.main([config, checkpoint, '--output-file', str(path), '--shape', '48', '64']) == 0
+    with pytest.raises(ConfigError, match=r'exported for inputs 1x3x48x64, which cannot serve .*crop_size \(32, 32\)'
+                                          r': export it with --shape 32 32 or --dynamic-export'):
+        ONNXRuntimeSegmentor(str(path), test_cfg=SLIDE)
+    with pytest.raises(ConfigError, match='with-argmax'):
+        ONNXRuntimeSegmentor(str(argmax_onnx), test_cfg=SLIDE)
+    ONNXRuntimeSegmentor(str(dynamic_onnx), test_cfg=SLIDE)  # a free shape serves any crop
+    proc = subprocess.run([sys.executable, str(REPO / 'tools' / 'deploy_test.py'), config, str(path), '--eval',
+                           'mIoU', '--cfg-options', *SLIDE_OPTIONS], capture_output=True, text=True, cwd=tmp)
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith('error: ') and '--shape 32 32' in line

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'export'))
-from tiny_seg import HW, REPO, setup  # noqa: E402
+from tiny_seg import HW, REPO  # noqa: E402
 
 from mmseg_ddrnet.apis.analysis import dataset_confusion_matrix, normalize_rows  # noqa: E402
 from mmseg_ddrnet.config import Config  # noqa: E402
@@ -30,13 +29,6 @@ def _load(name: str):
 
 confusion_tool, browse_tool, publish_tool, test_tool = (_load(n) for n in ('confusion_matrix', 'browse_dataset',
                                                                           'publish_model', 'test'))
-
-
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('analysis')
-    root, config, checkpoint = setup(tmp)
-    return tmp, str(config), str(checkpoint)
 
 
 @pytest.fixture(scope='module')

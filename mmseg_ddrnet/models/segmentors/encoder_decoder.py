@@ -1,5 +1,5 @@
 """``EncoderDecoder``: backbone → decode head (+ auxiliary heads in training), mmseg 0.x API."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ from ...utils.checks import check_dict, check_str, check_type_cfg, describe
 from ..utils import ModuleList
 from ..utils.fuse import fuse_conv_bn
 from .base import BaseSegmentor, meta_shape
+from .test_modes import check_test_cfg, slide_logits, unflip
 
 _TEST_KEYS = frozenset({'mode', 'crop_size', 'stride'})
 _MEMORY_FORMATS = ('auto', 'channels_last', 'contiguous')
@@ -67,7 +68,7 @@ class EncoderDecoder(BaseSegmentor):
         self.align_corners = self.decode_head.align_corners
         self.num_classes = self.decode_head.num_classes
         self.auxiliary_head = _build_auxiliary(auxiliary_head)
-        self.test_cfg = _check_test_cfg(test_cfg)
+        self.test_cfg = check_test_cfg(test_cfg)
         heads = [self.decode_head] + (list(self.auxiliary_head) if isinstance(self.auxiliary_head, nn.ModuleList)
                                       else [self.auxiliary_head] if self.auxiliary_head is not None else [])
         _warn_unread(owner, 'train_cfg', self.train_cfg, frozenset(), heads)
@@ -157,14 +158,8 @@ class EncoderDecoder(BaseSegmentor):
 
     def slide_inference(self, img: torch.Tensor, img_meta: List[dict], rescale: bool) -> torch.Tensor:
         """Logits averaged over overlapping ``crop_size`` windows moved by ``stride``."""
-        (h_crop, w_crop), (h_stride, w_stride) = self.test_cfg['crop_size'], self.test_cfg['stride']
-        n, _, h_img, w_img = img.shape
-        preds = img.new_zeros((n, self.num_classes, h_img, w_img))
-        count = img.new_zeros((n, 1, h_img, w_img))
-        for y1, y2, x1, x2 in _windows(h_img, w_img, h_crop, w_crop, h_stride, w_stride):
-            preds[:, :, y1:y2, x1:x2] += self.encode_decode(img[:, :, y1:y2, x1:x2], img_meta)
-            count[:, :, y1:y2, x1:x2] += 1
-        preds = preds / count
+        preds = slide_logits(img, lambda crop: self.encode_decode(crop, img_meta), self.test_cfg['crop_size'],
+                             self.test_cfg['stride'])
         return self._unpad_and_rescale(preds, img_meta[0]) if rescale else preds
 
     def inference(self, img: torch.Tensor, img_meta: List[dict], rescale: bool = True) -> torch.Tensor:
@@ -177,7 +172,7 @@ class EncoderDecoder(BaseSegmentor):
             seg_logit = self.slide_inference(img, img_meta, rescale)
         else:
             seg_logit = self.whole_inference(img, img_meta, rescale)
-        return _unflip(F.softmax(seg_logit, dim=1), img_meta[0])
+        return unflip(F.softmax(seg_logit, dim=1), img_meta[0])
 
     # ----------------------------------------------------------------------------- testing
     def simple_test(self, img: torch.Tensor, img_meta: List[dict], rescale: bool = True) -> List[np.ndarray]:
@@ -203,7 +198,7 @@ class EncoderDecoder(BaseSegmentor):
         if (img_h, img_w) != tuple(input_size):  # padded: upsample to the input, then crop the padding
             logits = self._resize(_at_least_float32(logits), input_size)[:, :, :img_h, :img_w]
         label = resize_argmax(logits, meta_shape(meta, 'ori_shape'), self.align_corners)
-        return _unflip(label[:, None], meta)[0, 0].cpu().numpy()
+        return unflip(label[:, None], meta)[0, 0].cpu().numpy()
 
     def _unpad_and_rescale(self, seg_logit: torch.Tensor, meta: dict) -> torch.Tensor:
         img_h, img_w = meta_shape(meta, 'img_shape')
@@ -244,42 +239,7 @@ def _warn_unread(owner: str, key: str, cfg: Optional[dict], own_keys: frozenset,
                   'and are ignored, as in mmseg 0.x')
 
 
-def _check_test_cfg(test_cfg: Optional[dict]) -> dict:
-    cfg = dict(mode='whole') if test_cfg is None else dict(test_cfg)
-    mode = check_str('test_cfg', 'mode', cfg.setdefault('mode', 'whole'), ('whole', 'slide'))
-    if mode == 'slide':
-        for key in ('crop_size', 'stride'):
-            value = cfg.get(key)
-            pair = (value, value) if isinstance(value, int) else value
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2 or \
-                    not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
-                raise ConfigError(f"test_cfg: mode='slide' needs {key} as two positive ints (h, w), "
-                                  f'got {describe(value)}')
-            cfg[key] = tuple(pair)
-    return cfg
 
-
-def _windows(h_img: int, w_img: int, h_crop: int, w_crop: int, h_stride: int, w_stride: int
-             ) -> List[Tuple[int, int, int, int]]:
-    """``(y1, y2, x1, x2)`` of the sliding windows covering the image (mmseg 0.x grid)."""
-    h_grids = max(h_img - h_crop + h_stride - 1, 0) // h_stride + 1
-    w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
-    windows = []
-    for h_idx in range(h_grids):
-        for w_idx in range(w_grids):
-            y2, x2 = min(h_idx * h_stride + h_crop, h_img), min(w_idx * w_stride + w_crop, w_img)
-            windows.append((max(y2 - h_crop, 0), y2, max(x2 - w_crop, 0), x2))
-    return windows
-
-
-def _unflip(x: torch.Tensor, meta: dict) -> torch.Tensor:
-    """Undo the test-time flip of an N×C×H×W tensor."""
-    if not meta.get('flip', False):
-        return x
-    direction = meta.get('flip_direction', 'horizontal')
-    if direction not in ('horizontal', 'vertical'):
-        raise DataError(f"img_meta flip_direction must be 'horizontal' or 'vertical', got {direction!r}")
-    return x.flip(dims=(3,) if direction == 'horizontal' else (2,))
 
 
 def _check_batch_shapes(img_meta: List[dict]) -> None:

@@ -11,7 +11,7 @@ from mmseg_ddrnet.metrics import CAMVID_CLASSES, CAMVID_PALETTE
 from mmseg_ddrnet.checkpoint import get_state_dict, save_checkpoint
 from mmseg_ddrnet.models import build_segmentor
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 HW = (48, 64)
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 CONFIG = '''
