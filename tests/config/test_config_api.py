@@ -180,3 +180,14 @@ def test_merge_from_dict_without_list_keys():
     cfg = Config(dict(pipeline=[dict(type='Load')]))
     with pytest.raises(ConfigError, match=r"pipeline is \[{'type': 'Load'}\] \(list\), not a dict"):
         cfg.merge_from_dict({'pipeline.0.type': 'X'}, allow_list_keys=False)
+
+
+def test_load_config_file_merges_the_options_and_names_a_missing_file(tmp_path):
+    from mmseg_ddrnet.config import load_config_file
+    path = tmp_path / 'cfg.py'
+    path.write_text("model = dict(type='A', depth=1)\ndata = dict(samples_per_gpu=2)\n")
+    cfg = load_config_file(str(path), {'model.depth': 5, 'data.workers_per_gpu': 0})
+    assert cfg.model == dict(type='A', depth=5) and cfg.data == dict(samples_per_gpu=2, workers_per_gpu=0)
+    assert cfg.filename == str(path) and load_config_file(str(path)).model.depth == 1
+    with pytest.raises(ConfigError, match=r'^config file not found: missing\.py$'):
+        load_config_file('missing.py')

@@ -269,3 +269,43 @@ def test_slide_mode_refuses_an_export_that_cannot_serve_the_crop(tiny, dynamic_o
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith('error: ') and '--shape 32 32' in line
+
+
+def test_export_failing_mid_write_keeps_the_previous_file_and_leaves_no_temp(tiny, tmp_path, monkeypatch, capsys):
+    import contextlib
+    import errno
+    from mmseg_ddrnet.export import onnx_export
+    from mmseg_ddrnet.utils import run_cli
+    _, config, checkpoint = tiny
+    out = tmp_path / 'model.onnx'
+    assert p2o.main([config, checkpoint, '--output-file', str(out), '--shape', '48', '64']) == 0
+    before = out.read_bytes()
+    real_atomic_write = onnx_export.atomic_write
+
+    @contextlib.contextmanager
+    def disk_full(path, mode='wb'):  # the real temporary file; half the model reaches it, then the disk is full
+        with real_atomic_write(path, mode) as f:
+            def write(data):
+                f.write(data[:len(data) // 2])
+                raise OSError(errno.ENOSPC, 'No space left on device')
+            yield type('HalfWriter', (), {'write': staticmethod(write)})()
+    monkeypatch.setattr(onnx_export, 'atomic_write', disk_full)
+    monkeypatch.setattr(sys, 'argv', ['pytorch2onnx.py', config, checkpoint, '--output-file', str(out),
+                                      '--shape', '48', '64', '--with-argmax'])
+    with pytest.raises(SystemExit) as info:
+        run_cli(p2o.main)
+    assert info.value.code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f'error: cannot write ONNX file {out}: [Errno 28] No space left on device (ENOSPC)'
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ['model.onnx']
+
+
+@pytest.mark.parametrize('argv,message', [([], 'nothing to do'), (['--out', 'r.txt'], r'\.pkl or \.pickle'),
+                                          (['--eval', 'mIoU', '--format-only'], 'cannot both'),
+                                          (['--eval', 'mAP'], 'unknown metric'),
+                                          (['--show-dir', 'v', '--opacity', '0'], 'opacity')])
+def test_deploy_test_checks_its_options_as_tools_test(tiny, argv, message):
+    with pytest.raises(ConfigError, match=message):
+        deploy_test.main([tiny[1], 'never_read.onnx', *argv])
+    with pytest.raises(ConfigError, match=message):
+        test_tool.parse_args([tiny[1], 'never_read.pth', *argv])

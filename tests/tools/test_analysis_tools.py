@@ -1,4 +1,5 @@
 """tools/confusion_matrix.py, tools/browse_dataset.py and tools/publish_model.py on a tiny CamVid-layout dataset."""
+import errno
 import hashlib
 import importlib.util
 import pickle
@@ -141,3 +142,29 @@ def test_publish_model_errors(tiny, tmp_path):
         publish_tool.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'x.pth')])
     with pytest.raises(ConfigError, match='differ'):
         publish_tool.main([tiny[2], tiny[2]])
+
+
+def test_publish_model_failing_mid_write_keeps_earlier_files_and_leaves_no_temp(tiny, tmp_path, monkeypatch,
+                                                                                 capsys):
+    from mmseg_ddrnet.checkpoint import io as ckpt_io
+    from mmseg_ddrnet.utils import run_cli
+    _, _, checkpoint = tiny
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'ddrnet.pth').write_bytes(b'a file of the user named like the output')  # never touched
+    publish_tool.main([checkpoint, str(out / 'ddrnet.pth')])
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(before) == 2
+
+    def disk_full(obj, f, *args, **kwargs):  # half a checkpoint reaches the disk, then it is full
+        f.write(b'\0' * 4096)
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    src = _resume_checkpoint(tmp_path / 'latest.pth', Path(checkpoint))  # another content: another name
+    monkeypatch.setattr(ckpt_io.torch, 'save', disk_full)
+    monkeypatch.setattr(sys, 'argv', ['publish_model.py', str(src), str(out / 'ddrnet.pth')])
+    with pytest.raises(SystemExit) as info:
+        run_cli(publish_tool.main)
+    assert info.value.code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f'error: cannot write checkpoint {out / "ddrnet.pth"}: [Errno 28] No space left on device (ENOSPC)'
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no partial or temporary file
