@@ -32,7 +32,8 @@ class DeployModel(nn.Module):
     """The inference graph: image ``N×3×H×W`` → logits ``N×C×H×W`` (bilinear) or, with argmax, labels
     ``N×H×W``.
 
-    Only the backbone and the main decode head run (no auxiliary head); the test config's whole-image mode.
+    Only the backbone and the main decode head run (no auxiliary head), one pass over the whole input; in
+    slide mode ``ONNXRuntimeSegmentor`` runs it on each window.
     """
 
     def __init__(self, segmentor: nn.Module, with_argmax: bool = False) -> None:
