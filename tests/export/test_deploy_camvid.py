@@ -4,7 +4,8 @@ A DDRNet-23-slim trained briefly (40 iterations, 8 images at 160x120) is exporte
 tools evaluate it on 12 val images: the mIoU must agree within 0.1 point. Measured: 17.887 (PyTorch) vs 17.884
 (onnxruntime) on an AMD EPYC (AVX-512); the logits differ by float rounding plus onnxruntime's two resizes
 (to the input, then to the original size) against PyTorch's one. The model must have learned something
-(mIoU > 8, measured 17.9; chance about 3) for the comparison to mean anything.
+(mIoU > 8, measured 17.9; chance about 3) for the comparison to mean anything. In slide mode (96x96 crops, stride
+64, a static 96x96 export) both score 18.209 (same CPU).
 """
 import importlib.util
 import json
@@ -50,3 +51,15 @@ def test_onnxruntime_miou_equals_pytorch_on_camvid_val(camvid_root, tmp_path, on
     pytorch, ort = _miou(tmp_path / 'pt'), _miou(tmp_path / 'ort')
     assert pytorch > 8, f'the model learned too little for a meaningful comparison: mIoU {pytorch:.2f}'
     assert abs(pytorch - ort) <= 0.1, (pytorch, ort)
+    # slide mode: a static export of the 96x96 crop runs on the 2x2 overlapping windows of each 120x160 image
+    slide = ['--cfg-options', 'model.test_cfg.mode=slide', 'model.test_cfg.crop_size=[96,96]',
+             'model.test_cfg.stride=[64,64]']
+    crop_file = str(tmp_path / 'crop.onnx')
+    assert _load('pytorch2onnx').main([config, checkpoint, '--output-file', crop_file, *slide]) == 0
+    _load('test').main([config, checkpoint, '--eval', 'mIoU', '--work-dir', str(tmp_path / 'pt_slide'), *slide])
+    _load('deploy_test').main([config, crop_file, '--eval', 'mIoU', '--work-dir', str(tmp_path / 'ort_slide'), *slide])
+    pytorch_slide, ort_slide = _miou(tmp_path / 'pt_slide'), _miou(tmp_path / 'ort_slide')
+    print(f'mIoU whole: PyTorch {pytorch:.3f}, onnxruntime {ort:.3f}; slide: PyTorch {pytorch_slide:.3f}, '
+          f'onnxruntime {ort_slide:.3f}')
+    assert pytorch_slide != pytorch  # slide mode really ran
+    assert abs(pytorch_slide - ort_slide) <= 0.1, (pytorch_slide, ort_slide)
