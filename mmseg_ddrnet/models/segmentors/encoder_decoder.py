@@ -102,10 +102,9 @@ class EncoderDecoder(BaseSegmentor):
         dtype = _weight_dtype(self.backbone)
         if not img.is_floating_point() or dtype is None:
             dtype = img.dtype
-        if self._channels_last(img):  # cast and layout change in one copy
-            img = img.to(dtype=dtype, memory_format=torch.channels_last)
-        elif img.dtype != dtype:
-            img = img.to(dtype)
+        img = img.to(dtype)  # the cast first: a converting copy that also changes the layout is 2x slower
+        if self._channels_last(img):
+            img = img.contiguous(memory_format=torch.channels_last)
         x = self.backbone(img)
         return self.neck(x) if self.with_neck else x
 
