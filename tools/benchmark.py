@@ -47,6 +47,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         choices=['channels_last', 'contiguous'], help='layout of weights and images')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone and head (compilation happens in the warm-up)')
+    parser.add_argument('--no-retain-memory', dest='retain_memory', action='store_false',
+                        help='leave glibc malloc as it is (by default freed memory is kept for reuse, so images '
+                             'after the first fault no new pages; see mmseg_ddrnet.utils.cpu_memory)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N (default cpu)')
     parser.add_argument('--threads', type=int, help='CPU threads (torch.set_num_threads; default: torch\'s)')
     parser.add_argument('--json', metavar='OUT', help='write the figures as JSON to this file')
@@ -62,11 +65,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result = benchmark(args.config, args.checkpoint, shape=args.shape, num_images=args.num_images,
                        warmup=args.warmup, repeat_times=args.repeat_times, log_interval=args.log_interval,
                        precision=args.precision, fuse_conv_bn=args.fuse_conv_bn, memory_format=args.memory_format,
-                       compile=args.compile, device=args.device, cfg_options=args.cfg_options)
+                       compile=args.compile, device=args.device, cfg_options=args.cfg_options,
+                       retain_memory=args.retain_memory)
     print(f'{result["cpu"] if result["device"] == "cpu" else result.get("gpu")}, {result["threads"]} threads, '
           f'torch {result["torch"]}, {args.precision}, input {result["shape"]}')
     print(f'Overall fps: net {result["fps_net"]:.2f} img/s (median {result["net_median_s"] * 1e3:.1f} ms), '
           f'full {result["fps_full"]:.2f} img/s (median {result["full_median_s"] * 1e3:.1f} ms)')
+    if 'page_faults_median' in result:
+        print(f'page faults per image (median): {result["page_faults_median"]:.0f}'
+              f'{"" if result["retains_freed_memory"] else " (freed memory is not kept for reuse)"}')
     if args.repeat_times > 1:
         print(f'full fps over {args.repeat_times} runs: {result["fps_full"]:.2f} +- {result["fps_full_std"]:.2f}')
     if args.json:

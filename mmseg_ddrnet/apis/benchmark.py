@@ -24,6 +24,7 @@ from ..datasets import build_dataset, collate
 from ..models import prepare_for_inference
 from ..ops import resize_argmax
 from ..utils import ConfigError, DataError
+from ..utils.cpu_memory import minor_page_faults, retains_freed_memory
 from .inference import init_segmentor
 
 TIMED = ('net = decode_logits (image cast to the model dtype/layout, backbone, decode head, to the 1/8 logits); '
@@ -109,7 +110,7 @@ def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int,
     ``(image, label size)`` pairs; the first ``warmup`` ones are run untimed.
     """
     device = next(model.parameters()).device
-    times: Dict[str, List[float]] = {'net': [], 'full': []}
+    times: Dict[str, List[float]] = {'net': [], 'full': [], 'page_faults': []}
     it = iter(samples)
     with torch.no_grad():
         for i in range(warmup + num_images):
@@ -119,6 +120,7 @@ def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int,
                 break
             img = img.to(device)
             synchronize(device)
+            faults = minor_page_faults()
             start = time.perf_counter()
             logits = model.decode_logits(img)
             synchronize(device)
@@ -129,6 +131,8 @@ def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int,
             if i >= warmup:
                 times['net'].append(net - start)
                 times['full'].append(end - start)
+                if faults is not None:
+                    times['page_faults'].append(minor_page_faults() - faults)
                 done = i + 1 - warmup
                 if log_interval and done % log_interval == 0:
                     log(f'done image [{done:<3}/ {num_images}], fps net {done / sum(times["net"]):.2f} '
@@ -139,9 +143,13 @@ def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int,
 
 
 def summarize(times: Dict[str, List[float]]) -> Dict[str, float]:
-    """``fps_*`` (images / total time, as mmseg 0.x), ``*_median_s`` and ``*_mean_s`` of net and full."""
+    """``fps_*`` (images / total time, as mmseg 0.x), ``*_median_s`` and ``*_mean_s`` of net and full, and
+    ``page_faults_median``: the process's minor page faults per timed image (pages first touched)."""
     out: Dict[str, float] = {'num_images': len(times['full'])}
-    for key, values in times.items():
+    if times.get('page_faults'):
+        out['page_faults_median'] = statistics.median(times['page_faults'])
+    for key in ('net', 'full'):
+        values = times[key]
         out[f'fps_{key}'] = len(values) / sum(values)
         out[f'{key}_median_s'] = statistics.median(values)
         out[f'{key}_mean_s'] = statistics.fmean(values)
@@ -152,22 +160,24 @@ def benchmark(config: Union[str, os.PathLike, Config], checkpoint: Optional[str]
               shape: Optional[Sequence[int]] = None, num_images: int = 200, warmup: int = 5,
               repeat_times: int = 1, log_interval: int = 50, precision: str = 'fp32', fuse_conv_bn: bool = False,
               memory_format: str = 'channels_last', compile: bool = False, device: str = 'cpu',
-              cfg_options: Optional[dict] = None, log: Callable[[str], None] = print) -> Dict[str, object]:
+              cfg_options: Optional[dict] = None, retain_memory: bool = True,
+              log: Callable[[str], None] = print) -> Dict[str, object]:
     """Benchmark the model of ``config`` (random weights without ``checkpoint``): a JSON-able dict.
 
     Over ``num_images`` images of the test set, or over random inputs of ``shape = (H, W)``; the
     pass is repeated ``repeat_times`` times and the figures of each pass are kept (``runs``) beside
-    those of all passes together. See the module docstring for what is timed.
+    those of all passes together. See the module docstring for what is timed. ``retain_memory``: see
+    :func:`~mmseg_ddrnet.models.prepare_for_inference`.
     """
     if repeat_times < 1 or num_images < 1 or warmup < 0:
         raise ConfigError('repeat_times and num_images must be >= 1 and warmup >= 0')
     model = init_segmentor(config, checkpoint, device=device, cfg_options=cfg_options)
     cfg = model.cfg
     prepare_for_inference(model, precision=precision, fuse_conv_bn=fuse_conv_bn, memory_format=memory_format,
-                          compile=compile)
+                          compile=compile, retain_memory=retain_memory)
     if torch.device(device).type == 'cuda':
         torch.backends.cudnn.benchmark = True
-    runs, every = [], {'net': [], 'full': []}
+    runs, every = [], {'net': [], 'full': [], 'page_faults': []}
     for r in range(repeat_times):
         samples = random_samples(shape) if shape else dataset_samples(cfg, num_images + warmup)
         times = time_inference(model, samples, num_images, warmup, log_interval, log)
@@ -179,7 +189,8 @@ def benchmark(config: Union[str, os.PathLike, Config], checkpoint: Optional[str]
     result: Dict[str, object] = dict(summarize(every), config=getattr(cfg, 'filename', None), checkpoint=checkpoint,
                                      shape=list(shape) if shape else 'dataset', precision=precision,
                                      fuse_conv_bn=fuse_conv_bn, memory_format=memory_format, compile=compile,
-                                     batch_size=1, warmup=warmup, repeat_times=repeat_times, timed=TIMED)
+                                     batch_size=1, warmup=warmup, repeat_times=repeat_times, timed=TIMED,
+                                     retains_freed_memory=retains_freed_memory())
     if repeat_times > 1:
         fps = [run['fps_full'] for run in runs]
         result.update(runs=runs, fps_full_std=statistics.stdev(fps))

@@ -1,4 +1,7 @@
 """The deploy model: BatchNorm folding (``fuse``), ``prepare_for_inference`` (precision, layout)."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +9,7 @@ import torch.nn as nn
 
 from mmseg_ddrnet.models import build_segmentor, prepare_for_inference
 from mmseg_ddrnet.models.utils import ConvModule
-from mmseg_ddrnet.models.utils.fuse import fold_bn_into_conv, fuse_conv_bn
+from mmseg_ddrnet.models.utils.fuse import DeployConv2d, fold_bn_into_conv, fuse_conv_bn
 from mmseg_ddrnet.utils import ConfigError
 
 from ddrnet_test_cfgs import slim_cfg
@@ -118,3 +121,52 @@ def test_fp16_deploy_model_on_cuda():
         logits = model.forward_dummy(img)
     assert next(model.parameters()).dtype == torch.float16 and logits.dtype == torch.float32
     assert labels.shape == ref.shape and (labels == ref).float().mean().item() > 0.9
+
+
+# ------------------------------------------------------------------------------ DeployConv2d
+def _reference(conv: nn.Conv2d, x: torch.Tensor, relu: bool) -> torch.Tensor:
+    out = nn.functional.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    return out.relu() if relu else out
+
+
+@pytest.mark.parametrize('activation', ['none', 'relu'])
+def test_deploy_conv_equals_conv_and_caches_its_packed_weight_per_shape(activation):
+    torch.manual_seed(0)
+    conv = DeployConv2d.from_conv(nn.Conv2d(8, 16, 3, stride=2, padding=1), activation)
+    with torch.no_grad():
+        for shape in ((1, 8, 20, 30), (1, 8, 20, 30), (2, 8, 11, 17)):
+            x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+            torch.testing.assert_close(conv(x), _reference(conv, x, activation == 'relu'), rtol=1e-5, atol=1e-5)
+    assert len(conv._packed) == (2 if hasattr(torch.ops.mkldnn, '_reorder_convolution_weight') else 0)
+
+
+def test_deploy_conv_sees_new_weights_after_load_state_dict_and_casts():
+    torch.manual_seed(0)
+    conv = DeployConv2d.from_conv(nn.Conv2d(8, 8, 3, padding=1), 'relu')
+    x = torch.randn(1, 8, 16, 16).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        conv(x)
+        other = nn.Conv2d(8, 8, 3, padding=1)
+        conv.load_state_dict(other.state_dict())  # in place: a stale packed weight would give other results
+        torch.testing.assert_close(conv(x), _reference(other, x, True), rtol=1e-5, atol=1e-5)
+        conv.to(torch.float64)
+        assert not conv._packed
+        torch.testing.assert_close(conv(x.double()), _reference(other.double(), x.double(), True))
+
+
+def test_fused_model_runs_every_conv_as_deploy_conv_and_copies_cleanly():
+    model = _model('23-slim')
+    img = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        ref = model.forward_dummy(img)
+        model.fuse()
+        fused = model.forward_dummy(img)
+        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+        assert convs and all(type(m) is DeployConv2d for m in convs)
+        assert sum(m.activation == 'relu' for m in convs) == 19  # every conv → BN → ReLU of the backbone
+        twin = copy.deepcopy(model)
+        assert all(not m._packed for m in twin.modules() if isinstance(m, DeployConv2d))
+        torch.testing.assert_close(twin.forward_dummy(img), fused)
+        restored = pickle.loads(pickle.dumps(model))
+        torch.testing.assert_close(restored.forward_dummy(img), fused)
+    assert ((fused - ref).abs().max() / ref.abs().max()).item() <= 1e-5

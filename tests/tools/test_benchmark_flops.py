@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mmseg_ddrnet.utils import cpu_memory
+
 SLIM_CITYSCAPES = 'configs/ddrnet/ddrnet_23_slim_1024x1024_120k_cityscapes.py'
 SLIM_CAMVID = 'configs/ddrnet/ddrnet_23_slim_720x960_20k_camvid.py'
 
@@ -30,6 +32,16 @@ def test_benchmark_random_inputs_json(repo_root, tmp_path):
     assert (figures['shape'], figures['precision'], figures['device'], figures['threads']) == \
         ([64, 128], 'bf16', 'cpu', 1)
     assert figures['torch'] and figures['fuse_conv_bn'] and 'resize_argmax' in figures['timed']
+    assert figures['page_faults_median'] >= 0 and 'page faults per image' in result.stdout
+    assert figures['retains_freed_memory'] is (cpu_memory._glibc() is not None)
+
+
+def test_benchmark_no_retain_memory_leaves_malloc_alone(repo_root, tmp_path):
+    out = tmp_path / 'bench.json'
+    result = run_tool(repo_root, 'benchmark.py', SLIM_CITYSCAPES, '--shape', '64', '128', '--num-images', '1',
+                      '--warmup', '0', '--threads', '1', '--no-retain-memory', '--json', str(out))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())['retains_freed_memory'] is False
 
 
 def test_benchmark_on_test_set_images(repo_root, camvid_root, tmp_path):

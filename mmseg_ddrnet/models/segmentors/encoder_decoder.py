@@ -11,7 +11,7 @@ from ...registry import MODELS
 from ...utils import ConfigError, DataError, warn_once
 from ...utils.checks import check_dict, check_str, check_type_cfg, describe
 from ..utils import ModuleList
-from ..utils.fuse import fuse_conv_bn
+from ..utils.fuse import fuse_conv_bn, to_deploy_convs
 from .base import BaseSegmentor, meta_shape
 from .test_modes import check_test_cfg, slide_logits, unflip
 
@@ -77,7 +77,9 @@ class EncoderDecoder(BaseSegmentor):
 
     def fuse(self) -> 'EncoderDecoder':
         """The deploy model, in place: eval mode, every BatchNorm folded into the conv it follows
-        (backbone, neck, decode head), the auxiliary head dropped. Returns ``self``.
+        (backbone, neck, decode head), the auxiliary head dropped, every conv a
+        :class:`~mmseg_ddrnet.models.utils.fuse.DeployConv2d` (on CPU: one oneDNN call with a following ReLU
+        as a post-op and the weight reordered once per input shape). Returns ``self``.
 
         The logits equal the unfused eval-mode model's up to float rounding. A fused model is for
         inference only: ``train()`` refuses it.
@@ -86,6 +88,7 @@ class EncoderDecoder(BaseSegmentor):
         for part in (self.backbone, self.neck, self.decode_head):
             if part is not None:
                 fuse_conv_bn(part)
+                to_deploy_convs(part)
         self.auxiliary_head = None
         self.fused = True
         return self
@@ -103,10 +106,9 @@ class EncoderDecoder(BaseSegmentor):
         dtype = _weight_dtype(self.backbone)
         if not img.is_floating_point() or dtype is None:
             dtype = img.dtype
-        if self._channels_last(img):  # cast and layout change in one copy
-            img = img.to(dtype=dtype, memory_format=torch.channels_last)
-        elif img.dtype != dtype:
-            img = img.to(dtype)
+        img = img.to(dtype)  # the cast first: a converting copy that also changes the layout is 2x slower
+        if self._channels_last(img):
+            img = img.contiguous(memory_format=torch.channels_last)
         x = self.backbone(img)
         return self.neck(x) if self.with_neck else x
 

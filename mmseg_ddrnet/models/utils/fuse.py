@@ -43,28 +43,68 @@ def _folded(conv: nn.Conv2d, bn: _BN) -> Tuple[torch.Tensor, torch.Tensor]:
     return w * scale.view(-1, 1, 1, 1), (b - bn.running_mean.double()) * scale + beta
 
 
-class ConvReLU2d(nn.Conv2d):
-    """``relu(conv(x))`` in one oneDNN call on CPU (the ReLU as a post-op: no second pass over the output).
+class DeployConv2d(nn.Conv2d):
+    """A conv of the deploy model: ``conv(x)`` or ``relu(conv(x))`` (``activation``) in one oneDNN call on CPU.
 
-    Parameter names are ``nn.Conv2d``'s. Elsewhere (CUDA, autograd, tracing, ONNX export, torch.compile, a
-    PyTorch without the op) it runs ``F.relu(conv(x))``. Same results either way: the ReLU commutes with
-    the rounding of the conv's output.
+    On CPU, without autograd, the weight is reordered once per input shape into the blocked layout oneDNN's
+    kernel reads (instead of at every call) and kept in a cache that is not part of the state dict; the ReLU
+    is a post-op, with no second pass over the output. Parameter names are ``nn.Conv2d``'s. Elsewhere (CUDA,
+    autograd, tracing, ONNX export, torch.compile, a PyTorch without these ops, bf16 where oneDNN runs no
+    bf16) it runs ``F.conv2d`` and ``F.relu``. Same results either way up to the summation order.
     """
 
+    ACTIVATIONS = ('none', 'relu')
+    MAX_CACHED_SHAPES = 4
+
+    def __init__(self, *args, activation: str = 'none', **kwargs):
+        super().__init__(*args, **kwargs)
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f'activation must be one of {self.ACTIVATIONS}, got {activation!r}')
+        self.activation = activation
+        self._packed = {}
+
     @classmethod
-    def from_conv(cls, conv: nn.Conv2d) -> 'ConvReLU2d':
-        fused = cls(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding,
-                    dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
-                    padding_mode=conv.padding_mode, device=conv.weight.device, dtype=conv.weight.dtype)
-        fused.load_state_dict(conv.state_dict())
-        return fused
+    def from_conv(cls, conv: nn.Conv2d, activation: str = 'none') -> 'DeployConv2d':
+        """``conv`` (same parameters, on the same device and dtype) followed by ``activation``."""
+        deploy = cls(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
+                     padding=conv.padding, dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
+                     padding_mode=conv.padding_mode, device=conv.weight.device, dtype=conv.weight.dtype,
+                     activation=activation)
+        deploy.load_state_dict(conv.state_dict())
+        return deploy
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if _pointwise_ok(self, x):
-            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, list(self.padding),
+            return torch.ops.mkldnn._convolution_pointwise(x, self._packed_weight(x), self.bias, list(self.padding),
                                                            list(self.stride), list(self.dilation), self.groups,
-                                                           'relu', [], '')
-        return F.relu(super().forward(x), inplace=True)
+                                                           self.activation, [], '')
+        out = super().forward(x)
+        return F.relu(out, inplace=True) if self.activation == 'relu' else out
+
+    def _packed_weight(self, x: torch.Tensor) -> torch.Tensor:
+        if not hasattr(torch.ops.mkldnn, '_reorder_convolution_weight'):
+            return self.weight
+        key = (tuple(x.shape), x.dtype, x.is_contiguous(memory_format=torch.channels_last),
+               self.weight.data_ptr(), self.weight.dtype, self.weight._version)
+        packed = self._packed.get(key)
+        if packed is None:
+            if len(self._packed) >= self.MAX_CACHED_SHAPES:
+                self._packed.clear()
+            packed = self._packed[key] = torch.ops.mkldnn._reorder_convolution_weight(
+                self.weight.detach(), list(self.padding), list(self.stride), list(self.dilation), self.groups,
+                list(x.shape))
+        return packed
+
+    def _apply(self, fn, recurse=True):
+        self._packed.clear()  # .to(), .half(), ...: the weight changes
+        return super()._apply(fn, recurse)
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), '__getstate__') else self.__dict__
+        return dict(state, _packed={})  # copies and pickles carry no oneDNN tensors
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f', activation={self.activation}' if self.activation != 'none' else '')
 
 
 def _pointwise_ok(conv: nn.Conv2d, x: torch.Tensor) -> bool:
@@ -73,6 +113,7 @@ def _pointwise_ok(conv: nn.Conv2d, x: torch.Tensor) -> bool:
             and torch.backends.mkldnn.is_available() and not torch.jit.is_tracing()
             and not torch.jit.is_scripting() and not torch.onnx.is_in_onnx_export()
             and not torch.compiler.is_compiling()
+            and x.dtype == conv.weight.dtype and x.dtype in (torch.float32, torch.bfloat16)
             and (x.dtype != torch.bfloat16 or _onednn_bf16()))
 
 
@@ -87,7 +128,7 @@ def fuse_conv_bn(module: nn.Module) -> int:
     """Fold, in place, every BatchNorm of ``module`` that directly follows a conv; the number folded.
 
     Handles :class:`ConvModule` with the norm right after the conv (the norm is removed and the conv
-    gains a bias; a ReLU right after the norm joins the conv as :class:`ConvReLU2d`) and ``nn.Sequential`` with a BatchNorm right after a ``Conv2d`` or after a
+    gains a bias; a ReLU right after the norm joins the conv as a :class:`DeployConv2d`) and ``nn.Sequential`` with a BatchNorm right after a ``Conv2d`` or after a
     ``ConvModule`` ending with its conv (the BatchNorm becomes ``nn.Identity``). The results equal those of the eval-mode module up to float rounding.
     """
     count = 0
@@ -110,7 +151,7 @@ def _fuse_conv_module(m: ConvModule) -> int:
     m.norm_name, m.with_norm = None, False
     act = m.order.index('act')
     if m.with_activation and type(m.activate) is nn.ReLU and act == m.order.index('conv') + 2:
-        m.conv = ConvReLU2d.from_conv(m.conv)  # conv → (folded norm) → ReLU: the ReLU joins the conv
+        m.conv = DeployConv2d.from_conv(m.conv, 'relu')  # conv → (folded norm) → ReLU: the ReLU joins the conv
         del m.activate
         m.with_activation = False
     return 1
@@ -131,4 +172,17 @@ def _fuse_sequential(seq: nn.Sequential) -> int:
             continue
         seq._modules[name] = nn.Identity()
         count += 1
+    return count
+
+
+def to_deploy_convs(module: nn.Module) -> int:
+    """Replace, in place, every plain ``nn.Conv2d`` (zero padding) of ``module`` by a :class:`DeployConv2d`
+    with the same parameters; the number replaced."""
+    count = 0
+    for name, child in module.named_children():
+        if type(child) is nn.Conv2d and child.padding_mode == 'zeros':
+            setattr(module, name, DeployConv2d.from_conv(child))
+            count += 1
+        else:
+            count += to_deploy_convs(child)
     return count
