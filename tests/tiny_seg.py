@@ -14,6 +14,14 @@ from mmseg_ddrnet.models import build_segmentor
 REPO = Path(__file__).resolve().parents[1]
 HW = (48, 64)
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+TEST_PIPELINE = '''
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='MultiScaleFlipAug', img_scale=({w}, {h}), flip=False,
+         transforms=[dict(type='Resize', keep_ratio=True), dict(type='RandomFlip'),
+                     dict(type='Normalize', **img_norm_cfg), dict(type='ImageToTensor', keys=['img']),
+                     dict(type='Collect', keys=['img'])])]
+'''  # the 0.x single-scale test pipeline at ({w}, {h}); needs img_norm_cfg
 CONFIG = '''
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
@@ -30,12 +38,8 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=({h}, {w})), dict(type='RandomFlip', prob=0.5),
     dict(type='Normalize', **img_norm_cfg), dict(type='Pad', size=({h}, {w}), pad_val=0, seg_pad_val=255),
     dict(type='DefaultFormatBundle'), dict(type='Collect', keys=['img', 'gt_semantic_seg'])]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='MultiScaleFlipAug', img_scale=({w}, {h}), flip=False,
-         transforms=[dict(type='Resize', keep_ratio=True), dict(type='RandomFlip'),
-                     dict(type='Normalize', **img_norm_cfg), dict(type='ImageToTensor', keys=['img']),
-                     dict(type='Collect', keys=['img'])])]
+'''
+CONFIG += TEST_PIPELINE + '''
 data = dict(
     samples_per_gpu=2, workers_per_gpu=0,
     train=dict(type='CamVidDataset', data_root={root!r}, img_dir='train', ann_dir='trainannot',

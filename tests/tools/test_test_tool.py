@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from mmseg_ddrnet.utils import CheckpointError, ConfigError
+from tiny_seg import TEST_PIPELINE
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'test.py'
@@ -25,12 +26,7 @@ CONFIG = """
 _base_ = {base!r}
 data_root = {root!r}
 img_norm_cfg = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='MultiScaleFlipAug', img_scale=({w}, {h}), flip=False,
-         transforms=[dict(type='Resize', keep_ratio=True), dict(type='RandomFlip'),
-                     dict(type='Normalize', **img_norm_cfg), dict(type='ImageToTensor', keys=['img']),
-                     dict(type='Collect', keys=['img'])])]
+""" + TEST_PIPELINE + """
 data = dict(workers_per_gpu=0, test=dict(data_root=data_root, img_dir='leftImg8bit/val', ann_dir='gtFine/val',
                                          pipeline=test_pipeline))
 """
