@@ -8,12 +8,17 @@ sizes and positions vary. ``tools/convert_datasets/cityscapes.py`` then makes th
 import json
 import os
 import os.path as osp
+import shutil
+import tempfile
 from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
 
+from ..utils import DataError
+
 Polygon = List[List[int]]
+DEMO_MARKER = '.synthetic_cityscapes'  # in the root of every generated dataset: it may be replaced
 
 # label name → (BGR base colour, stripe angle in degrees, stripe period in pixels)
 _LOOK: Dict[str, Tuple[Tuple[int, int, int], float, float]] = {
@@ -118,11 +123,57 @@ def make_synthetic_cityscapes(root: str, num_train: int = 8, num_val: int = 4, s
     ``_gtFine_labelIds.png`` of the download. Samples are spread over ``cities`` in turn.
     Deterministic for a ``seed``; ``size`` is ``(height, width)``; ``noise`` is the standard deviation
     of the pixel noise (it also sets how well the PNGs compress).
+
+    The dataset is written into a temporary folder beside ``root`` that then takes its place, so ``root`` holds
+    exactly this dataset (none of the files of an earlier or interrupted run) or, after a failure, what it held
+    before. An existing ``root`` must be empty or an earlier dataset of this function (``DataError`` otherwise).
     """
     if not cities:
         raise ValueError('make_synthetic_cityscapes: cities must not be empty')
-    for split_id, (split, count) in enumerate((('train', num_train), ('val', num_val))):
-        for i in range(count):
-            rng = np.random.default_rng([seed, split_id, i])
-            _write_sample(root, split, cities[i % len(cities)], i, size, rng, noise)
+    root = osp.normpath(root)
+    _check_replaceable(root)
+    parent, name = osp.split(osp.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    _remove_leftovers(parent, name)
+    tmp = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=parent)
+    try:
+        for split_id, (split, count) in enumerate((('train', num_train), ('val', num_val))):
+            for i in range(count):
+                rng = np.random.default_rng([seed, split_id, i])
+                _write_sample(tmp, split, cities[i % len(cities)], i, size, rng, noise)
+        with open(osp.join(tmp, DEMO_MARKER), 'w') as f:
+            f.write('written by mmseg_ddrnet.datasets.make_synthetic_cityscapes; regenerating replaces this folder\n')
+        _put_in_place(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return root
+
+
+def _check_replaceable(root: str) -> None:
+    if not osp.exists(root):
+        return
+    if not osp.isdir(root):
+        raise DataError(f'{root} exists and is not a folder: choose another place for the demo dataset')
+    if os.listdir(root) and not osp.isfile(osp.join(root, DEMO_MARKER)):
+        raise DataError(f'{root} is not empty and was not written by the demo data generator (no {DEMO_MARKER} '
+                        'in it): delete it or choose another folder; nothing was changed')
+
+
+def _remove_leftovers(parent: str, name: str) -> None:
+    """Delete the temporary folders of runs that were killed before they could clean up."""
+    for entry in os.listdir(parent):
+        if entry.startswith(f'.{name}.tmp-') or entry.startswith(f'.{name}.old-'):
+            shutil.rmtree(osp.join(parent, entry), ignore_errors=True)
+
+
+def _put_in_place(tmp: str, root: str) -> None:
+    """Rename ``tmp`` to ``root``; an existing ``root`` is moved aside first and deleted afterwards."""
+    if not osp.exists(root):
+        os.rename(tmp, root)
+        return
+    parent, name = osp.split(osp.abspath(root))
+    old = tempfile.mkdtemp(prefix=f'.{name}.old-', dir=parent)
+    os.rename(root, osp.join(old, name))
+    os.rename(tmp, root)
+    shutil.rmtree(old, ignore_errors=True)

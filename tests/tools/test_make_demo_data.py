@@ -1,0 +1,77 @@
+"""The demo data generator (``tools/misc/make_demo_data.py``, run by ``tools/quickstart.sh``) regenerates cleanly:
+a second run or a run after an interrupted one leaves exactly the new dataset, never a mix with older files."""
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from mmseg_ddrnet.datasets import synthetic
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('make_demo_data_tool', REPO / 'tools' / 'misc' / 'make_demo_data.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load_tool()
+SMALL = ['--size', '32', '64']
+
+
+def _files(root: Path):
+    return sorted(str(p.relative_to(root)) for p in root.rglob('*') if p.is_file())
+
+
+def _images(root: Path, split: str):
+    return sorted(p.name for p in (root / 'leftImg8bit' / split).rglob('*.png'))
+
+
+def test_second_run_replaces_the_first(tmp_path):
+    root = tmp_path / 'demo'
+    tool.main([str(root), '--num-train', '4', '--num-val', '2', *SMALL])
+    (root / 'train.txt').write_text('made by the converter of the first run\n')
+    tool.main([str(root), '--num-train', '2', '--num-val', '1', *SMALL])
+    assert len(_images(root, 'train')) == 2 and len(_images(root, 'val')) == 1
+    assert not (root / 'train.txt').exists()
+    fresh = tmp_path / 'fresh'
+    tool.main([str(fresh), '--num-train', '2', '--num-val', '1', *SMALL])
+    assert _files(root) == _files(fresh)
+    assert sorted(os.listdir(tmp_path)) == ['demo', 'fresh']  # no temporary folder left
+
+
+def test_interrupted_run_leaves_the_previous_dataset_and_no_temporary_folder(tmp_path, monkeypatch):
+    root = tmp_path / 'demo'
+    tool.main([str(root), '--num-train', '2', '--num-val', '1', *SMALL])
+    before = {f: (root / f).read_bytes() for f in _files(root)}
+    real_write, calls = synthetic._write_sample, []
+
+    def write_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real_write(*args, **kwargs)
+
+    monkeypatch.setattr(synthetic, '_write_sample', write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        tool.main([str(root), '--num-train', '4', '--num-val', '2', '--seed', '1', *SMALL])
+    assert {f: (root / f).read_bytes() for f in _files(root)} == before
+    assert sorted(os.listdir(tmp_path)) == ['demo']
+
+
+def test_leftovers_of_a_killed_run_are_removed(tmp_path):
+    (tmp_path / '.demo.tmp-killed' / 'leftImg8bit').mkdir(parents=True)
+    tool.main([str(tmp_path / 'demo'), '--num-train', '1', '--num-val', '1', *SMALL])
+    assert sorted(os.listdir(tmp_path)) == ['demo']
+
+
+def test_a_folder_it_did_not_write_is_refused_untouched(tmp_path):
+    root = tmp_path / 'cityscapes'
+    (root / 'leftImg8bit').mkdir(parents=True)
+    (root / 'leftImg8bit' / 'mine.png').write_bytes(b'user data')
+    with pytest.raises(synthetic.DataError, match='not written by the demo data generator'):
+        tool.main([str(root), '--num-train', '1', '--num-val', '1', *SMALL])
+    assert _files(root) == ['leftImg8bit/mine.png']
