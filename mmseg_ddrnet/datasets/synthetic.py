@@ -156,8 +156,8 @@ def _check_replaceable(root: str) -> None:
     if not osp.isdir(root):
         raise DataError(f'{root} exists and is not a folder: choose another place for the demo dataset')
     if os.listdir(root) and not osp.isfile(osp.join(root, DEMO_MARKER)):
-        raise DataError(f'{root} is not empty and was not written by the demo data generator (no {DEMO_MARKER} '
-                        'in it): delete it or choose another folder; nothing was changed')
+        raise DataError(f'{root} is not empty and has no {DEMO_MARKER} (the mark of a generated demo dataset; '
+                        'older versions did not write it): delete it or choose another folder; nothing was changed')
 
 
 def _remove_leftovers(parent: str, name: str) -> None:

@@ -72,6 +72,6 @@ def test_a_folder_it_did_not_write_is_refused_untouched(tmp_path):
     root = tmp_path / 'cityscapes'
     (root / 'leftImg8bit').mkdir(parents=True)
     (root / 'leftImg8bit' / 'mine.png').write_bytes(b'user data')
-    with pytest.raises(synthetic.DataError, match='not written by the demo data generator'):
+    with pytest.raises(synthetic.DataError, match='is not empty and has no .synthetic_cityscapes'):
         tool.main([str(root), '--num-train', '1', '--num-val', '1', *SMALL])
     assert _files(root) == ['leftImg8bit/mine.png']
