@@ -12,8 +12,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmseg_ddrnet.apis.inference import available_device  # noqa: E402
 from mmseg_ddrnet.apis import inference_segmentor, init_segmentor, show_result, show_result_pyplot  # noqa: E402
 from mmseg_ddrnet.metrics import get_palette  # noqa: E402
-from mmseg_ddrnet.utils import print_log, run_cli  # noqa: E402
+from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
+from mmseg_ddrnet.visualization import display_problem  # noqa: E402
 
 PALETTES = ('cityscapes', 'camvid')
 
@@ -24,12 +25,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out-file', '--out_file', dest='out_file', default=None,
-                        help='where to write the painted image (default: show it with matplotlib)')
+                        help='where to write the painted image (default: show it in a matplotlib window)')
     parser.add_argument('--device', default='cuda:0', help='device used for inference (cpu without a GPU)')
     parser.add_argument('--palette', default=None, choices=PALETTES,
                         help="colours of the classes (default: the checkpoint's, else the dataset's)")
-    parser.add_argument('--opacity', type=float, default=0.5, help='opacity of the painted labels, in (0, 1]')
-    return parser.parse_args(argv)
+    parser.add_argument('--opacity', type=float, default=0.5,
+                        help='opacity of the painted labels, in (0, 1] (default: 0.5)')
+    args = parser.parse_args(argv)
+    if args.out_file is None:
+        problem = display_problem()
+        if problem is not None:
+            raise ConfigError(f'{problem} to show the result on: give --out-file FILE to write the painted image')
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -20,6 +20,7 @@ from mmseg_ddrnet.metrics import get_palette  # noqa: E402
 from mmseg_ddrnet.models import PRECISIONS  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
+from mmseg_ddrnet.visualization import resolve_show  # noqa: E402
 
 PALETTES = ('cityscapes', 'camvid')
 
@@ -55,6 +56,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--precision', default='fp32', choices=sorted(PRECISIONS),
                         help='compute precision: bf16 autocast (CPU or GPU), fp16 autocast (GPU)')
     args = parser.parse_args(argv)
+    args.show = resolve_show(args.show, '--output-file FILE', bool(args.output_file))
     if not (args.output_file or args.show):
         raise ConfigError('nothing to do: give --output-file and/or --show')
     if args.batch_size < 1:

@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mmseg_ddrnet.utils import DataError, MMSegDDRNetError, run_cli  # noqa: E402
+from mmseg_ddrnet.visualization import display_problem  # noqa: E402
 
 Record = Dict[str, Any]
 Log = Tuple[str, List[Record]]  # (path, records)
@@ -162,7 +163,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     plot.add_argument('--legend', nargs='+', help='one label per log and key (default: LOG_KEY)')
     plot.add_argument('--backend', help='matplotlib backend (default: Agg with --out, else matplotlib default)')
     plot.add_argument('--style', help='matplotlib style, e.g. ggplot')
-    plot.add_argument('--out', help='write the figure to this file instead of showing it')
+    plot.add_argument('--out', help='write the figure to this file (e.g. curve.png) instead of showing it in a window')
     timing = tasks.add_parser('cal_train_time', help='average time per training iteration')
     timing.add_argument('json_logs', nargs='+', help='training logs (*.log.json)')
     timing.add_argument('--include-outliers', action='store_true',
@@ -172,6 +173,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    if args.task == 'plot_curve' and args.out is None:
+        problem = display_problem()
+        if problem is not None:
+            raise MMSegDDRNetError(f'{problem} to show the figure on: give --out FILE (e.g. --out curve.png)')
     logs = [(path, load_json_log(path)) for path in args.json_logs]
     if args.task == 'plot_curve':
         plot_curve(logs, args.keys, args.legend, args.title, args.out, args.backend, args.style)

@@ -17,7 +17,7 @@ from mmseg_ddrnet.config import DictAction, load_config_file  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
-from mmseg_ddrnet.visualization import model_palette  # noqa: E402
+from mmseg_ddrnet.visualization import model_palette, resolve_show  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -36,7 +36,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', '--cfg_options', dest='cfg_options', nargs='+', action=DictAction,
                         help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
     args = parser.parse_args(argv)
-    args.show = args.show and not args.not_show
+    args.show = resolve_show(args.show and not args.not_show, '--output-dir DIR', bool(args.output_dir))
     if not (args.output_dir or args.show):
         raise ConfigError('nothing to do: give --output-dir and/or --show')
     if not 0 < args.opacity <= 1:

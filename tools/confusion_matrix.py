@@ -18,6 +18,7 @@ from mmseg_ddrnet.config import DictAction, load_config_file  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
 from mmseg_ddrnet.utils import print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
+from mmseg_ddrnet.visualization import resolve_show  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -25,13 +26,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('prediction_path', help='prediction file of tools/test.py --out (.pkl)')
     parser.add_argument('save_dir', help='folder where confusion_matrix.png is saved')
-    parser.add_argument('--show', action='store_true', help='show the confusion matrix')
+    parser.add_argument('--show', action='store_true', help='also show the plot in a matplotlib window')
     parser.add_argument('--color-theme', '--color_theme', dest='color_theme', default='winter',
                         help='matplotlib colormap of the plot')
     parser.add_argument('--title', default='Normalized Confusion Matrix', help='title of the plot')
     parser.add_argument('--cfg-options', '--cfg_options', dest='cfg_options', nargs='+', action=DictAction,
                         help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.show = resolve_show(args.show, 'SAVE_DIR', True, opencv=False)
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -20,6 +20,7 @@ from ..utils import ConfigError, print_log, warn_once
 from ..utils.dist import get_dist_info
 from ..utils.env import setup_multi_processes
 from ..utils.io import atomic_write
+from ..visualization import resolve_show
 
 METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -47,6 +48,8 @@ class OutputOptions:
     gpu_collect: bool = False
 
     def __post_init__(self) -> None:
+        self.show = resolve_show(self.show, '--show-dir DIR',
+                                 bool(self.out or self.eval or self.format_only or self.show_dir))
         if not (self.out or self.eval or self.format_only or self.show or self.show_dir):
             raise ConfigError('nothing to do: specify at least one of --out, --eval, --format-only, --show, '
                               '--show-dir')

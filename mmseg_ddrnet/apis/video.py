@@ -1,5 +1,7 @@
 """Segment a video file or a camera stream frame by frame (``demo/video_demo.py``), with the running FPS drawn."""
+import contextlib
 import os
+import sys
 import time
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -15,15 +17,47 @@ FPS_FONT_SCALE = 0.6
 
 
 def open_capture(source: Union[str, int]) -> cv2.VideoCapture:
-    """An OpenCV capture of a video file, or of the camera with that index (``'0'`` or ``0``)."""
+    """An OpenCV capture of a video file, or of the camera with that index (``'0'`` or ``0``).
+
+    An image file, a file OpenCV cannot decode and a camera that cannot be opened are one-line ``DataError``s
+    (the messages OpenCV and FFmpeg print while trying are kept off the terminal).
+    """
     if isinstance(source, str) and source.isdigit():
         source = int(source)
-    if isinstance(source, str) and not os.path.isfile(source):
-        raise DataError(f'video file not found: {source}')
-    capture = cv2.VideoCapture(source)
-    if not capture.isOpened():
-        raise DataError(f'OpenCV cannot open the video {source!r} (unknown codec, or no such camera)')
+    if isinstance(source, str):
+        if not os.path.isfile(source):
+            raise DataError(f'video file not found: {source}')
+        if cv2.haveImageReader(source):
+            raise DataError(f'{source} is an image, not a video: segment it with demo/image_demo.py')
+    with _quiet_native_stderr():
+        capture = cv2.VideoCapture(source)
+        opened = capture.isOpened()
+    if not opened:
+        if isinstance(source, int):
+            raise DataError(f'cannot open camera {source} (no such camera, or no permission to use it; '
+                            'the cameras are /dev/video*)')
+        raise DataError(f'OpenCV cannot read {source} as a video (not a video file, or a codec this OpenCV '
+                        'build lacks)')
     return capture
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Send what C libraries (OpenCV, FFmpeg, V4L) write to file descriptor 2 to /dev/null meanwhile."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr: nothing to hide
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def output_size(capture: cv2.VideoCapture, height: int = -1, width: int = -1) -> Tuple[int, int]:

@@ -15,6 +15,7 @@ from torch import nn
 from ..utils import ConfigError, DataError, warn_once
 from ..utils.dist import unwrap_model
 from ..utils.image_io import imread, imwrite
+from .screen import can_show_images
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
 
@@ -75,12 +76,17 @@ def paint_batch(data: Dict[str, Any], result: List[np.ndarray], palette: np.ndar
 
 
 def show_image(title: str, image: np.ndarray, wait_time: int = 0) -> None:
-    """Display ``image`` in a window named ``title`` for ``wait_time`` ms (0: until a key is pressed)."""
+    """Display ``image`` in a window named ``title`` for ``wait_time`` ms (0: until a key is pressed).
+
+    Where no window can be opened (no screen, headless OpenCV) one warning per process says so and nothing is shown.
+    """
+    if not can_show_images():
+        return
     try:
         cv2.imshow(title, image)
         cv2.waitKey(wait_time)
     except cv2.error:
-        warn_once('--show: this OpenCV build cannot open windows (headless); use --show-dir to write the images')
+        warn_once('--show: OpenCV cannot open a window here; use --show-dir to write the images')
 
 
 def as_bgr_image(img: ImageLike) -> np.ndarray:

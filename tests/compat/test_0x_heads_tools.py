@@ -147,6 +147,7 @@ def test_model_show_result_palette_and_image_path(model_and_result, tmp_path):
 def test_model_show_result_shows_and_warns(model_and_result, monkeypatch):
     model, img, result = model_and_result
     shown = []
+    monkeypatch.setattr('mmseg_ddrnet.visualization.screen.opencv_window_problem', lambda: None)  # a screen
     monkeypatch.setattr(cv2, 'imshow', lambda name, image: shown.append((name, image.shape)))
     monkeypatch.setattr(cv2, 'waitKey', lambda ms: shown.append(ms))
     with warnings.catch_warnings():

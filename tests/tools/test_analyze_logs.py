@@ -126,7 +126,8 @@ def test_plot_curve_user_errors(repo_root, log_file, tmp_path):
     missing_key = run_tool(repo_root, 'plot_curve', str(log_file), '--keys', 'mDice', '--out', str(tmp_path / 'x.png'))
     assert missing_key.returncode == 1
     assert missing_key.stderr.startswith(f"error: {log_file} has no key 'mDice'")
-    legend = run_tool(repo_root, 'plot_curve', str(log_file), '--keys', 'loss', 'mIoU', '--legend', 'one')
+    legend = run_tool(repo_root, 'plot_curve', str(log_file), '--keys', 'loss', 'mIoU', '--legend', 'one',
+                      '--out', str(tmp_path / 'y.png'))
     assert legend.returncode == 1 and '--legend has 1 labels; expected one per log and key' in legend.stderr
     missing_file = run_tool(repo_root, 'cal_train_time', str(tmp_path / 'nope.log.json'))
     assert missing_file.returncode == 1 and 'nope.log.json' in missing_file.stderr
