@@ -87,6 +87,7 @@ def convert_checkpoint(src: PathLike, dst: PathLike, src_format: str,
     raw = read_foreign_checkpoint(src, unsafe=unsafe)
     if not isinstance(raw, dict):
         raise CheckpointError(f'checkpoint {src} is a {type(raw).__name__}, not a dict of weights')
+    _refuse_own_format(raw, src)
     try:
         state_dict = _CONVERTERS[src_format](extract_state_dict(_weights_of(raw), src))
     except CheckpointError as err:
@@ -108,6 +109,18 @@ def convert_checkpoint(src: PathLike, dst: PathLike, src_format: str,
                                                           for k, v in state_dict.items())}
     save_checkpoint(checkpoint, dst)
     return checkpoint
+
+
+def _refuse_own_format(raw: dict, src: PathLike) -> None:
+    """A checkpoint of this package (tools/train.py's, or converted already) needs no conversion: say so.
+
+    Recognised by ``meta['mmseg_ddrnet_version']`` or by ``auxiliary_head.`` keys (neither source has them).
+    """
+    meta = raw.get('meta') if isinstance(raw.get('meta'), dict) else {}
+    weights = raw.get('state_dict') if isinstance(raw.get('state_dict'), dict) else {}
+    if 'mmseg_ddrnet_version' in meta or any(str(key).startswith('auxiliary_head.') for key in weights):
+        raise CheckpointError(f'{os.fspath(src)} is already a checkpoint of mmseg_ddrnet: nothing to convert, use it '
+                              'as it is (tools/test.py, --load-from, load_from=, init_segmentor)')
 
 
 def _weights_of(raw: dict) -> dict:
