@@ -230,13 +230,26 @@ class BaseRunner:
         except CheckpointError as err:
             raise CheckpointError(f'{checkpoint}: {err}') from err
         self._iter, self._epoch = int(meta['iter']), int(meta['epoch'])
-        if resume_optimizer and 'optimizer' in ckpt and self.optimizer is not None:
-            self.optimizer.load_state_dict(ckpt['optimizer'])
+        if resume_optimizer and self.optimizer is not None:
+            self._resume_optimizer(ckpt.get('optimizer'), checkpoint)
         if 'amp' in ckpt:
             self.amp.load_state_dict(ckpt['amp'])
         self._resume_rng = self._pick_rng(ckpt.get('rng'), checkpoint)
         self.meta.setdefault('hook_msgs', {}).update(meta.get('hook_msgs') or {})
         self.logger.info(f'resumed from {checkpoint}: epoch {self.epoch}, iter {self.iter}')
+
+    def _resume_optimizer(self, state: Optional[dict], checkpoint: str) -> None:
+        """Load the optimizer state; without one (a weights-only file) warn that the optimizer restarts."""
+        if not state:
+            self.logger.warning(f'{checkpoint} holds no optimizer state: the optimizer restarts (momentum and other '
+                                f'statistics from zero) while the schedule continues at iter {self.iter}; '
+                                'to start a new run from these weights instead use --load-from')
+            return
+        try:
+            self.optimizer.load_state_dict(state)
+        except (ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f'{checkpoint}: its optimizer state does not fit this config\'s optimizer '
+                                  f'({err}); use --load-from to start from its weights') from err
 
     def _pick_rng(self, rng: Optional[list], checkpoint: str) -> Optional[dict]:
         if not rng:
