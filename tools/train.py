@@ -30,26 +30,32 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The mmseg 0.x ``tools/train.py`` options (both ``--a-b`` and ``--a_b`` spellings)."""
     parser = ArgumentParser(prog='tools/train.py', description='mmseg_ddrnet: train a segmentor')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', '--work_dir', dest='work_dir', help='the dir to save logs and models')
-    parser.add_argument('--load-from', '--load_from', dest='load_from', help='the checkpoint file to load weights from')
-    parser.add_argument('--resume-from', '--resume_from', dest='resume_from', help='the checkpoint file to resume from')
+    parser.add_argument('--work-dir', '--work_dir', dest='work_dir', help='the dir to save logs and models (default: the config\'s work_dir, else '
+                             './work_dirs/<config name>)')
+    parser.add_argument('--load-from', '--load_from', dest='load_from', 
+                        help='the checkpoint file to load weights from (a new run starts at iter 0)')
+    parser.add_argument('--resume-from', '--resume_from', dest='resume_from', 
+                        help='the checkpoint file to resume from: weights, optimizer, iteration, schedule, RNGs')
     parser.add_argument('--no-validate', '--no_validate', dest='no_validate', action='store_true',
-                        help='whether not to evaluate the checkpoint during training')
+                        help='do not evaluate on data.val during training (default: evaluate as the config\'s evaluation says)')
     gpus = parser.add_mutually_exclusive_group()
-    gpus.add_argument('--gpus', type=int, help='(deprecated, use --gpu-id) number of gpus to use (only 1)')
+    gpus.add_argument('--gpus', type=int, help='(deprecated, use --gpu-id; several GPUs: train_dist.sh) only one device is used')
     gpus.add_argument('--gpu-ids', '--gpu_ids', dest='gpu_ids', type=int, nargs='+',
-                      help='(deprecated, use --gpu-id) ids of gpus to use (only the first)')
+                      help='(deprecated, use --gpu-id) only the first id is used')
     gpus.add_argument('--gpu-id', '--gpu_id', dest='gpu_id', type=int, default=0,
-                      help='id of gpu to use (only applicable to non-distributed training)')
-    parser.add_argument('--seed', type=int, default=None, help='random seed')
+                      help='id of the GPU to use without --launcher (default: 0; the CPU when there is no CUDA device)')
+    parser.add_argument('--seed', type=int, default=None, 
+                        help='random seed (default: the config\'s seed, else a random one; it is logged)')
     parser.add_argument('--diff-seed', '--diff_seed', dest='diff_seed', action='store_true',
                         help='whether or not to set different seeds for different ranks')
     parser.add_argument('--deterministic', action='store_true',
-                        help='whether to set deterministic options for CUDNN backend')
+                        help='cuDNN deterministic algorithms, no benchmark autotuning (GPU only; CPU runs are already '
+                             'repeatable for a seed on one machine)')
     parser.add_argument('--options', nargs='+', action=DictAction, help='deprecated: use --cfg-options')
     parser.add_argument('--cfg-options', '--cfg_options', dest='cfg_options', nargs='+', action=DictAction,
                         help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', 
+                        help='job launcher (default: none, one process; pytorch: torchrun / train_dist.sh)')
     parser.add_argument('--debug', action='store_true',
                         help='show the traceback of user errors too (or set MMSEG_DDRNET_DEBUG=1)')
     parser.add_argument('--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
@@ -99,14 +105,18 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def _gpu_ids(args: argparse.Namespace) -> List[int]:
+    """The one device of a run without --launcher; the deprecated --gpus/--gpu-ids warn what is used instead."""
+    device = 'the CPU (no CUDA device here)' if not torch.cuda.is_available() else None
     if args.gpus is not None:
-        warn_once('--gpus is deprecated because we only support single GPU mode in non-distributed training. '
-                  'Use --gpu-id; now only the first GPU is used.')
+        warn_once(f'--gpus is deprecated (mmseg 0.x): a run without --launcher trains on one device, '
+                  f'{device or "GPU 0"}; for several GPUs run bash train_dist.sh CONFIG {args.gpus}')
         return [0]
     if args.gpu_ids is not None:
-        warn_once('--gpu-ids is deprecated, please use --gpu-id. Because we only support single GPU mode in '
-                  'non-distributed training; now only the first GPU id is used.')
+        warn_once(f'--gpu-ids is deprecated (mmseg 0.x), use --gpu-id: a run without --launcher trains on one '
+                  f'device, {device or f"GPU {args.gpu_ids[0]}"}; for several GPUs run bash train_dist.sh')
         return [args.gpu_ids[0]]
+    if device is not None and args.gpu_id != 0:
+        warn_once(f'--gpu-id {args.gpu_id}: training on {device}')
     return [args.gpu_id]
 
 

@@ -130,6 +130,8 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
     runner.register_training_hooks(cfg.get('lr_config'), opt_cfg, ckpt_cfg, cfg.get('log_config'),
                                    cfg.get('momentum_config'))
     if validate:
+        if cfg.data.get('val') is None:
+            raise ConfigError('validation is on but the config has no data.val: add one, or pass --no-validate')
         val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
         val_loader = build_dataloader(val_dataset, **val_loader_cfg)
         eval_cfg = dict(cfg.get('evaluation') or {})
