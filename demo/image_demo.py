@@ -26,7 +26,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out-file', '--out_file', dest='out_file', default=None,
                         help='where to write the painted image (default: show it in a matplotlib window)')
-    parser.add_argument('--device', default='cuda:0', help='device used for inference (cpu without a GPU)')
+    parser.add_argument('--device', default='cuda:0',
+                        help='device used for inference (default: cuda:0, the CPU without a GPU)')
     parser.add_argument('--palette', default=None, choices=PALETTES,
                         help="colours of the classes (default: the checkpoint's, else the dataset's)")
     parser.add_argument('--opacity', type=float, default=0.5,

@@ -31,13 +31,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('video', help='video file, or the index of a camera (e.g. 0)')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--device', default='cuda:0', help='device used for inference (cpu without a GPU)')
+    parser.add_argument('--device', default='cuda:0',
+                        help='device used for inference (default: cuda:0, the CPU without a GPU)')
     parser.add_argument('--palette', default=None, choices=PALETTES,
                         help="colours of the classes (default: the checkpoint's, else the dataset's)")
-    parser.add_argument('--opacity', type=float, default=0.5, help='opacity of the painted labels, in (0, 1]')
+    parser.add_argument('--opacity', type=float, default=0.5,
+                        help='opacity of the painted labels, in (0, 1] (default: 0.5)')
     parser.add_argument('--show', action='store_true', help='show the painted frames in a window')
     parser.add_argument('--show-wait-time', '--show_wait_time', dest='show_wait_time', type=int, default=1,
-                        help='ms each shown frame waits for a key')
+                        help='ms each shown frame waits for a key (default: 1)')
     parser.add_argument('--output-file', '--output_file', dest='output_file', help='painted video to write')
     parser.add_argument('--output-fourcc', '--output_fourcc', dest='output_fourcc', default='mp4v',
                         help='four-character codec of the output video (mp4v for .mp4, MJPG for .avi)')
@@ -48,13 +50,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--output-width', '--output_width', dest='output_width', type=int, default=-1,
                         help="frame width of the output video (default: the input's)")
     parser.add_argument('--batch-size', '--batch_size', dest='batch_size', type=int, default=1,
-                        help='frames segmented per forward pass')
+                        help='frames segmented per forward pass (default: 1)')
     parser.add_argument('--max-frames', '--max_frames', dest='max_frames', type=int, default=None,
                         help='stop after this many frames (e.g. for a camera)')
     parser.add_argument('--fuse-conv-bn', '--fuse_conv_bn', dest='fuse_conv_bn', action='store_true',
                         help='fold each BatchNorm into its convolution and drop the auxiliary head')
     parser.add_argument('--precision', default='fp32', choices=sorted(PRECISIONS),
-                        help='compute precision: bf16 autocast (CPU or GPU), fp16 autocast (GPU)')
+                        help='compute precision (default fp32): bf16 (CPU or GPU), fp16 (GPU)')
     args = parser.parse_args(argv)
     args.show = resolve_show(args.show, '--output-file FILE', bool(args.output_file))
     if not (args.output_file or args.show):

@@ -36,15 +36,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='timed images per run (default 200, as mmseg 0.x)')
     parser.add_argument('--warmup', type=int, default=5, help='untimed images before each run (default 5)')
     parser.add_argument('--repeat-times', '--repeat_times', dest='repeat_times', type=int, default=1,
-                        help='runs over the images (the figures of each run and of all together are reported)')
+                        help='runs over the images (default 1; the figures of each run and of all together are '
+                             'reported)')
     parser.add_argument('--log-interval', '--log_interval', dest='log_interval', type=int, default=50,
-                        help='print the running fps every N timed images (0: never)')
+                        help='print the running fps every N timed images (default 50; 0: never)')
     parser.add_argument('--precision', choices=sorted(PRECISIONS), default='fp32',
-                        help='weights and activations in this dtype (bf16: CPU or CUDA; fp16: CUDA)')
+                        help='weights and activations in this dtype (default fp32; bf16: CPU or CUDA; fp16: CUDA)')
     parser.add_argument('--fuse-conv-bn', '--fuse_conv_bn', dest='fuse_conv_bn', action='store_true',
                         help='fold BatchNorm into the convs and drop the auxiliary head (model.fuse())')
     parser.add_argument('--memory-format', '--memory_format', dest='memory_format', default='channels_last',
-                        choices=['channels_last', 'contiguous'], help='layout of weights and images')
+                        choices=['channels_last', 'contiguous'],
+                        help='layout of weights and images (default channels_last)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone and head (compilation happens in the warm-up)')
     parser.add_argument('--no-retain-memory', dest='retain_memory', action='store_false',

@@ -24,15 +24,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = ArgumentParser(prog='tools/browse_dataset.py', description='browse a dataset after its pipeline')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--output-dir', '--output_dir', dest='output_dir', default=None,
-                        help='folder where the painted samples are written')
+                        help='folder where the painted samples are written (default: none)')
     parser.add_argument('--show', action='store_true', help='show each painted sample in a window')
     parser.add_argument('--not-show', '--not_show', dest='not_show', action='store_true',
                         help='do not show the samples (overrides --show)')
     parser.add_argument('--show-interval', '--show_interval', dest='show_interval', type=int, default=999,
-                        help='milliseconds each shown sample stays up (0: until a key is pressed)')
-    parser.add_argument('--opacity', type=float, default=0.5, help='opacity of the painted labels, in (0, 1]')
+                        help='milliseconds each shown sample stays up (default 999; 0: until a key is pressed)')
+    parser.add_argument('--opacity', type=float, default=0.5,
+                        help='opacity of the painted labels, in (0, 1] (default: 0.5)')
     parser.add_argument('--max-images', '--max_images', dest='max_images', type=int, default=None,
-                        help='stop after this many samples')
+                        help='stop after this many samples (default: all)')
     parser.add_argument('--cfg-options', '--cfg_options', dest='cfg_options', nargs='+', action=DictAction,
                         help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
     args = parser.parse_args(argv)

@@ -39,9 +39,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--format-only', '--format_only', dest='format_only', action='store_true',
                         help='format the results for a test server without evaluating')
     parser.add_argument('--eval', type=str, nargs='+', help='evaluation metrics, e.g. mIoU')
-    parser.add_argument('--show', action='store_true', help='show the painted results in a window')
+    parser.add_argument('--show', action='store_true',
+                        help='show the painted results in a window (without a screen: one warning; use --show-dir)')
     parser.add_argument('--show-dir', '--show_dir', dest='show_dir', help='folder where painted images are saved')
-    parser.add_argument('--opacity', type=float, default=0.5, help='opacity of painted segmentation, in (0, 1]')
+    parser.add_argument('--opacity', type=float, default=0.5,
+                        help='opacity of painted segmentation, in (0, 1] (default: 0.5)')
     parser.add_argument('--cfg-options', '--cfg_options', dest='cfg_options', nargs='+', action=DictAction,
                         help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
     parser.add_argument('--eval-options', '--eval_options', dest='eval_options', nargs='+', action=DictAction,

@@ -16,7 +16,11 @@ from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = ArgumentParser(prog='tools/publish_model.py', description='strip a checkpoint for release')
+    parser = ArgumentParser(prog='tools/publish_model.py',
+                            description='strip a checkpoint for release: keep the weights and meta '
+                            '(no optimizer or other training state), write OUT_FILE with the first 8 hex digits of its '
+                            'sha256 appended '
+                            '(ddrnet.pth -> ddrnet-1a2b3c4d.pth)')
     parser.add_argument('in_file', help='input checkpoint filename')
     parser.add_argument('out_file', help='output checkpoint filename (the sha256 prefix is appended)')
     return parser.parse_args(argv)

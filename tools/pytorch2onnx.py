@@ -43,13 +43,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--with-argmax', '--with_argmax', dest='with_argmax', action='store_true',
                         help='output the label map (argmax over classes) instead of the logits')
     parser.add_argument('--opset', '--opset-version', '--opset_version', dest='opset', type=int,
-                        default=DEFAULT_OPSET, help='ONNX opset version')
+                        default=DEFAULT_OPSET, help=f'ONNX opset version (default: {DEFAULT_OPSET})')
     parser.add_argument('--fuse-conv-bn', '--fuse_conv_bn', dest='fuse_conv_bn', action='store_true',
                         help='fold each BatchNorm into the convolution before it in PyTorch first (float64 folding); '
                              'the exporter folds conv+BN pairs of an eval-mode model itself too')
     parser.add_argument('--verify', action='store_true', help='compare onnxruntime with PyTorch, time both')
     parser.add_argument('--verify-runs', '--verify_runs', dest='verify_runs', type=int, default=10,
-                        help='timed runs per engine with --verify')
+                        help='timed runs per engine with --verify (default: 10)')
     parser.add_argument('--cfg-options', '--cfg_options', dest='cfg_options', nargs='+', action=DictAction,
                         help='override config values, key=value (a.b.c=1, list: key=[a,b] or key=a,b)')
     return parser.parse_args(argv)

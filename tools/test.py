@@ -44,7 +44,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--format-only', '--format_only', dest='format_only', action='store_true',
                         help='format the results for a test server (e.g. Cityscapes labelIds PNGs) without evaluating')
     parser.add_argument('--eval', type=str, nargs='+', help=f'evaluation metrics, among {", ".join(METRICS)}')
-    parser.add_argument('--show', action='store_true', help='show the painted results in a window')
+    parser.add_argument('--show', action='store_true',
+                        help='show the painted results in a window (without a screen: one warning; use --show-dir)')
     parser.add_argument('--show-dir', '--show_dir', dest='show_dir', help='folder where painted images are saved')
     parser.add_argument('--gpu-collect', '--gpu_collect', dest='gpu_collect', action='store_true',
                         help='gather results through the process group instead of files in --tmpdir')
@@ -59,7 +60,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     parser.add_argument('--debug', action='store_true',
                         help='show the traceback of user errors too (or set MMSEG_DDRNET_DEBUG=1)')
-    parser.add_argument('--opacity', type=float, default=0.5, help='opacity of painted segmentation, in (0, 1]')
+    parser.add_argument('--opacity', type=float, default=0.5,
+                        help='opacity of painted segmentation, in (0, 1] (default: 0.5)')
     parser.add_argument('--fuse-conv-bn', '--fuse_conv_bn', dest='fuse_conv_bn', action='store_true',
                         help='test the deploy model: BatchNorm folded into the convs (model.fuse())')
     parser.add_argument('--precision', choices=sorted(PRECISIONS), default='fp32',

@@ -30,16 +30,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The mmseg 0.x ``tools/train.py`` options (both ``--a-b`` and ``--a_b`` spellings)."""
     parser = ArgumentParser(prog='tools/train.py', description='mmseg_ddrnet: train a segmentor')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', '--work_dir', dest='work_dir', help='the dir to save logs and models (default: the config\'s work_dir, else '
+    parser.add_argument('--work-dir', '--work_dir', dest='work_dir',
+                        help='the dir to save logs and models (default: the config\'s work_dir, else '
                              './work_dirs/<config name>)')
     parser.add_argument('--load-from', '--load_from', dest='load_from', 
                         help='the checkpoint file to load weights from (a new run starts at iter 0)')
     parser.add_argument('--resume-from', '--resume_from', dest='resume_from', 
                         help='the checkpoint file to resume from: weights, optimizer, iteration, schedule, RNGs')
     parser.add_argument('--no-validate', '--no_validate', dest='no_validate', action='store_true',
-                        help='do not evaluate on data.val during training (default: evaluate as the config\'s evaluation says)')
+                        help='do not evaluate on data.val during training (default: evaluate as the config\'s '
+                             'evaluation says)')
     gpus = parser.add_mutually_exclusive_group()
-    gpus.add_argument('--gpus', type=int, help='(deprecated, use --gpu-id; several GPUs: train_dist.sh) only one device is used')
+    gpus.add_argument('--gpus', type=int,
+                        help='(deprecated, use --gpu-id; several GPUs: train_dist.sh) only one device is used')
     gpus.add_argument('--gpu-ids', '--gpu_ids', dest='gpu_ids', type=int, nargs='+',
                       help='(deprecated, use --gpu-id) only the first id is used')
     gpus.add_argument('--gpu-id', '--gpu_id', dest='gpu_id', type=int, default=0,

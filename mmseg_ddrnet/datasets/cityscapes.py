@@ -34,7 +34,8 @@ class CityscapesDataset(CustomDataset):
     PALETTE = CITYSCAPES_PALETTE
     DATA_HINT = ('to get Cityscapes, download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from '
                  'https://www.cityscapes-dataset.com into {root}, unzip them and run '
-                 'python tools/convert_datasets/cityscapes.py {root} (a synthetic demo dataset: bash tools/quickstart.sh); '
+                 'python tools/convert_datasets/cityscapes.py {root} (a synthetic demo dataset: '
+                 'bash tools/quickstart.sh); '
                  'or set data.train.data_root etc. with --cfg-options')
 
     def __init__(self, img_suffix: str = '_leftImg8bit.png', seg_map_suffix: str = '_gtFine_labelTrainIds.png',
