@@ -54,7 +54,8 @@ def convert_cityscapes(cityscapes_path: str, gt_dir: str = 'gtFine', nproc: int 
         The label files written.
     """
     if not osp.isdir(cityscapes_path):
-        raise DataError(f'Cityscapes folder {cityscapes_path!r} does not exist')
+        raise DataError(f'Cityscapes folder {cityscapes_path!r} does not exist (download leftImg8bit_trainvaltest.zip '
+                        'and gtFine_trainvaltest.zip from https://www.cityscapes-dataset.com and unzip them into it)')
     gt_path = osp.join(cityscapes_path, gt_dir)
     if not osp.isdir(gt_path):
         raise DataError(f'annotation folder {gt_path!r} does not exist (wrong CITYSCAPES_PATH or --gt-dir?)')

