@@ -118,7 +118,7 @@ def _gpu_ids(args: argparse.Namespace) -> List[int]:
         warn_once(f'--gpu-ids is deprecated (mmseg 0.x), use --gpu-id: a run without --launcher trains on one '
                   f'device, {device or f"GPU {args.gpu_ids[0]}"}; for several GPUs run bash train_dist.sh')
         return [args.gpu_ids[0]]
-    if device is not None and args.gpu_id != 0:
+    if device is not None and args.gpu_id > 0:
         warn_once(f'--gpu-id {args.gpu_id}: training on {device}')
     return [args.gpu_id]
 

@@ -1,7 +1,6 @@
 """Issue 12 item 8, the bad-input matrix: each case is one line ``error: ...`` naming the culprit, exit status 1,
 no traceback unless ``--debug`` / ``MMSEG_DDRNET_DEBUG=1``, and the files already in the work dir unchanged."""
 import importlib.util
-import logging
 import os
 import os.path as osp
 import shutil
@@ -31,16 +30,7 @@ def _load_tool(name):
 train_tool = _load_tool('train')
 
 
-@pytest.fixture(autouse=True)
-def _fresh_logger():
-    """The package logger writes to this test's captured stderr (capsys), not to a closed earlier one."""
-    logger = logging.getLogger('mmseg_ddrnet')
-    saved = logger.handlers[:]
-    logger.handlers.clear()
-    yield
-    for handler in logger.handlers:
-        handler.close()
-    logger.handlers[:] = saved
+pytestmark = pytest.mark.usefixtures('fresh_logger')
 
 
 @pytest.fixture

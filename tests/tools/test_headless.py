@@ -2,35 +2,23 @@
 ``cv2.imshow`` (which aborts the process in a GUI OpenCV build without a display); a tool whose only output would
 be a window asks for an output file in one line; ``demo/video_demo.py`` refuses non-videos and missing cameras in
 one line."""
-import importlib.util
 import json
-import logging
 
 import cv2
 import numpy as np
 import pytest
 
-from tiny_seg import REPO
-
+from cli_tools import load_tool, one_line_error
 from mmseg_ddrnet.utils import logging as log_utils
 from mmseg_ddrnet.utils import run_cli
 from mmseg_ddrnet.visualization import screen
 
-
-def _load(path):
-    spec = importlib.util.spec_from_file_location(f'headless_{path.stem}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-test_tool, browse_tool, analyze_logs = (_load(REPO / 'tools' / f'{n}.py')
-                                        for n in ('test', 'browse_dataset', 'analyze_logs'))
-image_demo, video_demo = (_load(REPO / 'demo' / f'{n}.py') for n in ('image_demo', 'video_demo'))
+test_tool, browse_tool, analyze_logs, image_demo, video_demo = (load_tool(p) for p in (
+    'tools/test.py', 'tools/browse_dataset.py', 'tools/analyze_logs.py', 'demo/image_demo.py', 'demo/video_demo.py'))
 
 
 @pytest.fixture(autouse=True)
-def headless(monkeypatch):
+def headless(monkeypatch, fresh_logger):
     """No display; OpenCV claims a GUI (as opencv-python does), and any attempt to open a window fails the test."""
     monkeypatch.delenv('DISPLAY', raising=False)
     monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
@@ -41,27 +29,11 @@ def headless(monkeypatch):
         raise AssertionError('cv2.imshow called without a screen')
 
     monkeypatch.setattr(cv2, 'imshow', no_window)
-    logger = logging.getLogger('mmseg_ddrnet')
-    saved = logger.handlers[:]
-    logger.handlers.clear()
-    yield
-    for handler in logger.handlers:
-        handler.close()
-    logger.handlers[:] = saved
 
 
 def _show_warnings(capsys) -> list:
     out = capsys.readouterr()
     return [line for line in (out.out + out.err).splitlines() if '--show: no screen' in line]
-
-
-def _one_line_error(capsys, call) -> str:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(call)
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith('error: ')]
-    assert exit_info.value.code == 1 and len(lines) == 1, lines
-    return lines[0]
 
 
 def test_test_tool_show_warns_once_and_still_evaluates(tiny, tmp_path, capsys):
@@ -74,7 +46,7 @@ def test_test_tool_show_warns_once_and_still_evaluates(tiny, tmp_path, capsys):
 
 def test_test_tool_show_alone_asks_for_show_dir(tiny, capsys):
     _, config, checkpoint = tiny
-    line = _one_line_error(capsys, lambda: test_tool.main([config, checkpoint, '--show']))
+    line = one_line_error(capsys, lambda: test_tool.main([config, checkpoint, '--show']))
     assert 'no screen' in line and '--show-dir' in line
 
 
@@ -96,19 +68,19 @@ def test_show_image_called_directly_warns_once(capsys):
 def test_image_demo_without_out_file_asks_for_one(tiny, capsys):
     _, config, checkpoint = tiny
     img = next((tiny[0] / 'camvid' / 'val').glob('*.png'))
-    line = _one_line_error(capsys, lambda: image_demo.main([str(img), config, checkpoint, '--device', 'cpu']))
+    line = one_line_error(capsys, lambda: image_demo.main([str(img), config, checkpoint, '--device', 'cpu']))
     assert 'no screen' in line and '--out-file' in line
 
 
 def test_analyze_logs_without_out_asks_for_one(tmp_path, capsys):
     log = tmp_path / 'run.log.json'
     log.write_text(json.dumps({'mode': 'val', 'iter': 10, 'mIoU': 0.5}) + '\n')
-    line = _one_line_error(capsys, lambda: analyze_logs.main(['plot_curve', str(log)]))
+    line = one_line_error(capsys, lambda: analyze_logs.main(['plot_curve', str(log)]))
     assert 'no screen' in line and '--out' in line
 
 
 def test_video_demo_show_alone_asks_for_an_output_file(tiny, capsys):
-    line = _one_line_error(capsys, lambda: video_demo.parse_args(['v.mp4', tiny[1], tiny[2], '--show']))
+    line = one_line_error(capsys, lambda: video_demo.parse_args(['v.mp4', tiny[1], tiny[2], '--show']))
     assert 'no screen' in line and '--output-file' in line
 
 

@@ -1,24 +1,14 @@
 """The demo data generator (``tools/misc/make_demo_data.py``, run by ``tools/quickstart.sh``) regenerates cleanly:
 a second run or a run after an interrupted one leaves exactly the new dataset, never a mix with older files."""
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
+from cli_tools import load_tool
 from mmseg_ddrnet.datasets import synthetic
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('make_demo_data_tool', REPO / 'tools' / 'misc' / 'make_demo_data.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool('tools/misc/make_demo_data.py')
 SMALL = ['--size', '32', '64']
 
 

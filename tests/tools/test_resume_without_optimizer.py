@@ -1,38 +1,16 @@
 """tools/train.py --resume-from a checkpoint without optimizer state warns that the optimizer restarts and trains
 on; an optimizer state that does not fit is one line naming the file, not a traceback."""
-import importlib.util
-import logging
-
 import pytest
 import torch
 
-from tiny_seg import REPO
-
+from cli_tools import load_tool, one_line_error
 from mmseg_ddrnet.checkpoint import save_checkpoint
-from mmseg_ddrnet.utils import run_cli
 
 ITERS = 12  # the tiny checkpoint says iter 10: two more iterations
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('resume_train_tool', REPO / 'tools' / 'train.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_tool = _load_tool()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logger():
-    logger = logging.getLogger('mmseg_ddrnet')
-    saved = logger.handlers[:]
-    logger.handlers.clear()
-    yield
-    for handler in logger.handlers:
-        handler.close()
-    logger.handlers[:] = saved
+train_tool = load_tool('tools/train.py')
+pytestmark = pytest.mark.usefixtures('fresh_logger')
 
 
 def _train_args(config, checkpoint, work_dir):
@@ -62,9 +40,5 @@ def test_resume_with_an_optimizer_state_that_does_not_fit_is_one_line(tiny, tmp_
     ckpt['optimizer'] = {'state': {}, 'param_groups': []}  # another optimizer's: no parameter group
     bad = tmp_path / 'bad.pth'
     save_checkpoint(ckpt, bad)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(lambda: train_tool.main(_train_args(config, bad, tmp_path / 'work')))
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith('error: ')]
-    assert exit_info.value.code == 1 and len(lines) == 1
-    assert f"{bad}: its optimizer state does not fit this config's optimizer" in lines[0]
+    line = one_line_error(capsys, lambda: train_tool.main(_train_args(config, bad, tmp_path / 'work')))
+    assert f"{bad}: its optimizer state does not fit this config's optimizer" in line
