@@ -99,3 +99,12 @@ def test_video_demo_refuses_an_image_and_a_non_video_in_one_line(tiny, tmp_path,
         err = capfd.readouterr().err
         assert exit_info.value.code == 1 and err.count('\n') == 1 and expected in err, err
     assert not (tmp_path / 'out.mp4').exists()
+
+
+def test_confusion_matrix_show_warns_once_and_saves_the_plot(tiny, tmp_path, capsys):
+    pytest.importorskip('matplotlib')
+    _, config, checkpoint = tiny
+    test_tool.main([config, checkpoint, '--out', str(tmp_path / 'maps.pkl')])
+    capsys.readouterr()
+    load_tool('tools/confusion_matrix.py').main([config, str(tmp_path / 'maps.pkl'), str(tmp_path / 'cm'), '--show'])
+    assert len(_show_warnings(capsys)) == 1 and (tmp_path / 'cm' / 'confusion_matrix.png').is_file()
