@@ -34,7 +34,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('model', help='ONNX file (tools/pytorch2onnx.py)')
     parser.add_argument('--backend', default='onnxruntime', choices=BACKENDS, help='inference backend')
     parser.add_argument('--device', default='cpu', help='cpu, or cuda (onnxruntime-gpu)')
-    parser.add_argument('--work-dir', '--work_dir', dest='work_dir', help='folder of the metrics JSON')
+    parser.add_argument('--work-dir', '--work_dir', dest='work_dir', 
+                        help='folder of the metrics JSON eval_<time>.json (default: the config\'s work_dir, else '
+                             './work_dirs/<config name>)')
     parser.add_argument('--out', help='output result file in pickle format, as tools/test.py --out')
     parser.add_argument('--format-only', '--format_only', dest='format_only', action='store_true',
                         help='format the results for a test server without evaluating')

@@ -34,7 +34,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', '--work_dir', dest='work_dir',
-                        help='folder of the metrics JSON (default: ./work_dirs/<config name>)')
+                        help='folder of the metrics JSON eval_<time>.json (default: the config\'s work_dir, else '
+                             './work_dirs/<config name>)')
     parser.add_argument('--aug-test', '--aug_test', dest='aug_test', action='store_true',
                         help='multi-scale (0.5-1.75) and flip test')
     parser.add_argument('--out', help=(
