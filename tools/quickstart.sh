@@ -46,6 +46,7 @@ if [ -z "$CHECKPOINT" ]; then
   exit 1
 fi
 echo "[quickstart] 4/4 testing $CHECKPOINT"
+rm -rf "$WORK_DIR/vis"  # the paintings of an earlier run (of other images) would stay beside the new ones
 "$PY" tools/test.py "$CONFIG" "$CHECKPOINT" --eval mIoU --work-dir "$WORK_DIR" --show-dir "$WORK_DIR/vis" \
   --cfg-options "${CFG_OPTIONS[@]}"
 echo "[quickstart] done: logs and checkpoints in $WORK_DIR, painted predictions in $WORK_DIR/vis"
