@@ -40,7 +40,7 @@ echo "[quickstart] 2/4 generating a demo dataset in $DATA_DIR"
 "$PY" tools/convert_datasets/cityscapes.py "$DATA_DIR" --nproc 2
 echo "[quickstart] 3/4 training DDRNet-23-slim ($CONFIG) into $WORK_DIR"
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --cfg-options "${CFG_OPTIONS[@]}"
-CHECKPOINT=$(ls -t "$WORK_DIR"/latest.pth "$WORK_DIR"/iter_*.pth 2>/dev/null | head -n 1)
+CHECKPOINT=$(ls -t "$WORK_DIR"/latest.pth "$WORK_DIR"/iter_*.pth 2>/dev/null | head -n 1 || true)
 if [ -z "$CHECKPOINT" ]; then
   echo "quickstart: training wrote no checkpoint in $WORK_DIR" >&2
   exit 1
