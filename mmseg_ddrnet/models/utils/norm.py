@@ -29,9 +29,9 @@ _REFUSED = {
 }
 
 SYNC_BN_FALLBACK_WARNING = (
-    'SyncBN: no distributed process group with GPU inputs is running, so batch statistics are '
-    'computed per process (plain BatchNorm); they are synchronised once the model runs under '
-    'torch.distributed on GPUs')
+    'SyncBN: nothing to synchronise with in this run (a single process, or CPU tensors), so each process '
+    'normalises with its own batch, as BN does; expected on a CPU (under train_dist.sh on GPUs the batch '
+    'statistics are synchronised)')
 
 
 class SyncBatchNorm(nn.SyncBatchNorm):
