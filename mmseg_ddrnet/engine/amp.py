@@ -5,6 +5,7 @@ from typing import Any, ContextManager, Dict, Optional, Union
 import torch
 
 from ..utils import ConfigError, warn_once
+from ..utils.device import select_device
 
 
 class MixedPrecision:
@@ -18,7 +19,7 @@ class MixedPrecision:
 
     def __init__(self, device: torch.device, enabled: bool = False,
                  loss_scale: Union[str, float, Dict[str, Any]] = 'dynamic'):
-        self.device = torch.device(device)
+        self.device = select_device(device)
         self.enabled = enabled
         self.dtype = torch.float16 if self.device.type == 'cuda' else torch.bfloat16
         self.static_scale: Optional[float] = None
