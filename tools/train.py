@@ -21,7 +21,7 @@ import torch  # noqa: E402
 from mmseg_ddrnet.config import Config, DictAction, load_config_file  # noqa: E402
 from mmseg_ddrnet.utils.device import check_gpu_id  # noqa: E402
 from mmseg_ddrnet.utils.dist import LAUNCHERS  # noqa: E402
-from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
+from mmseg_ddrnet.utils.set_env import setup_multi_processes  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 from mmseg_ddrnet.utils.io import check_writable_dir  # noqa: E402
