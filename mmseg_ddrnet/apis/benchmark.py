@@ -26,6 +26,7 @@ from ..models import PRECISIONS, prepare_for_inference
 from ..ops import resize_argmax
 from ..utils import ConfigError, DataError
 from ..utils.cpu_memory import minor_page_faults, retains_freed_memory
+from ..utils.device import model_device, select_device
 from .inference import init_segmentor
 
 TIMED = ('net = decode_logits (image cast to the model dtype/layout, backbone, decode head, to the 1/8 logits); '
@@ -37,7 +38,7 @@ Sample = Tuple[torch.Tensor, Tuple[int, int]]  # (1x3xHxW image, label-map size)
 
 def environment(device: Union[str, torch.device]) -> Dict[str, object]:
     """What a speed figure depends on: device, CPU model and ISA, threads, library versions."""
-    device = torch.device(device)
+    device = select_device(device)
     info: Dict[str, object] = dict(device=str(device), threads=torch.get_num_threads(), torch=torch.__version__,
                                    cpu=cpu_model(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
                                    amx=cpu_has('amx_bf16'), avx512_bf16=cpu_has('avx512_bf16'))
@@ -110,7 +111,7 @@ def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int,
     ``model`` is an ``EncoderDecoder`` (e.g. made by :func:`prepare_for_inference`); ``samples`` gives
     ``(image, label size)`` pairs; the first ``warmup`` ones are run untimed.
     """
-    device = next(model.parameters()).device
+    device = model_device(model)
     times: Dict[str, List[float]] = {'net': [], 'full': [], 'page_faults': []}
     it = iter(samples)
     with torch.no_grad():
@@ -266,7 +267,7 @@ def benchmark(config: Union[str, os.PathLike, Config], checkpoint: Optional[str]
     cfg = model.cfg
     prepare_for_inference(model, precision=precision, fuse_conv_bn=fuse_conv_bn, memory_format=memory_format,
                           compile=compile, retain_memory=retain_memory)
-    if torch.device(device).type == 'cuda':
+    if model_device(model).type == 'cuda':
         torch.backends.cudnn.benchmark = True
     runs, every = [], {'net': [], 'full': [], 'page_faults': []}
     for r in range(repeat_times):
