@@ -152,7 +152,7 @@ def layer_profile(model: nn.Module, img: torch.Tensor) -> Dict[str, object]:
     ``convs``: one row per kind of conv (kernel, stride, channels, output size) with ``count``, ``seconds``,
     ``gmacs`` and ``gmacs_per_s``, slowest first. Compare ``gmacs_per_s`` with :func:`matmul_peak`.
     """
-    device = next(model.parameters()).device
+    device = model_device(model)
     rows: Dict[str, Dict[str, float]] = {}
     starts: Dict[int, float] = {}
 
@@ -286,7 +286,7 @@ def benchmark(config: Union[str, os.PathLike, Config], checkpoint: Optional[str]
     if profile:
         samples = random_samples(shape) if shape else dataset_samples(cfg, 1)
         result['profile'] = layer_profile(model, next(iter(samples))[0])
-        if torch.device(device).type == 'cpu':
+        if model_device(model).type == 'cpu':
             result['matmul_peak_gmacs_per_s'] = matmul_peak(PRECISIONS[precision])
     if repeat_times > 1:
         fps = [run['fps_full'] for run in runs]
