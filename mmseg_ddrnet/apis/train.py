@@ -1,4 +1,5 @@
 """``train_segmentor`` (mmseg 0.x): data loaders, device placement / DDP, optimizer, runner, hooks, resume."""
+import inspect
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -40,9 +41,16 @@ def _place_model(model: nn.Module, cfg: Any, distributed: bool) -> Tuple[nn.Modu
         model = revert_sync_batchnorm(model)
     if distributed:
         model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == 'cuda' else None, broadcast_buffers=False,
+            model, device_ids=[device.index] if device.type == 'cuda' else None, **_NO_FORWARD_BUFFER_SYNC,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     return model, device
+
+
+# mmcv 1.x's MMDistributedDataParallel(broadcast_buffers=False): buffers synced from rank 0 when wrapping, not at
+# every forward. torch >= 2.13 spells it forward_sync_buffers=False (broadcast_buffers is deprecated there).
+_NO_FORWARD_BUFFER_SYNC = (dict(forward_sync_buffers=False)
+                           if 'forward_sync_buffers' in inspect.signature(DistributedDataParallel).parameters
+                           else dict(broadcast_buffers=False))
 
 
 # optimizer_config types: the hook that runs the step, and whether the type turns fp16 on

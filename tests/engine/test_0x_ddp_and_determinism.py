@@ -17,6 +17,7 @@ def one_rank_group(tmp_path):
 
 
 @pytest.mark.parametrize('find_unused', [False, True])
+@pytest.mark.filterwarnings('error::FutureWarning')
 def test_ddp_wrapper_as_mmcv_0x(one_rank_group, find_unused):
     """0.x train_segmentor: MMDistributedDataParallel(broadcast_buffers=False,
     find_unused_parameters=cfg.find_unused_parameters); on CPU no device_ids."""
@@ -25,7 +26,8 @@ def test_ddp_wrapper_as_mmcv_0x(one_rank_group, find_unused):
     cfg = Config(dict(find_unused_parameters=find_unused, gpu_ids=[0]))
     wrapped, device = _place_model(model, cfg, distributed=True)
     assert isinstance(wrapped, nn.parallel.DistributedDataParallel) and device == torch.device('cpu')
-    assert wrapped.broadcast_buffers is False
+    # no buffer sync at each forward (torch >= 2.13: forward_sync_buffers; the deprecated broadcast_buffers before)
+    assert getattr(wrapped, 'forward_sync_buffers', getattr(wrapped, 'broadcast_buffers', None)) is False
     assert wrapped.find_unused_parameters is find_unused
     assert wrapped.device_ids is None
 
