@@ -71,6 +71,9 @@ class EncoderDecoder(BaseSegmentor):
         self.test_cfg = check_test_cfg(test_cfg)
         heads = [self.decode_head] + (list(self.auxiliary_head) if isinstance(self.auxiliary_head, nn.ModuleList)
                                       else [self.auxiliary_head] if self.auxiliary_head is not None else [])
+        check_heads = getattr(self.backbone, 'check_heads', None)  # e.g. DualResNet's official head arguments
+        if check_heads is not None:
+            check_heads(self.decode_head, heads[1:])
         _warn_unread(owner, 'train_cfg', self.train_cfg, frozenset(), heads)
         _warn_unread(owner, 'test_cfg', self.test_cfg, _TEST_KEYS, heads)
         self.fused = False
