@@ -170,8 +170,9 @@ def _train(args: argparse.Namespace, cfg: Config, distributed: bool) -> int:
     # cfg.seed (data order and augmentations) is the same on every rank; --diff-seed varies the process RNGs
     cfg.seed = init_random_seed(args.seed if args.seed is not None else cfg.get('seed'))
     seed = cfg.seed + rank if args.diff_seed else cfg.seed
-    logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
-    set_random_seed(seed, deterministic=args.deterministic)
+    deterministic = args.deterministic or bool(cfg.get('deterministic', False))  # the flag or the config key
+    logger.info(f'Set random seed to {seed}, deterministic: {deterministic}')
+    set_random_seed(seed, deterministic=deterministic)
     meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
 
     model = build_segmentor(cfg.model, train_cfg=cfg.get('train_cfg'), test_cfg=cfg.get('test_cfg'))

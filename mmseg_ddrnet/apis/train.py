@@ -88,9 +88,12 @@ def _runner_cfg(cfg: Any) -> dict:
                               'max_iters=160000)) nor the legacy total_iters')
         warn_once('config: total_iters is deprecated; use runner=dict(type="IterBasedRunner", max_iters=...)')
         return dict(type='IterBasedRunner', max_iters=cfg.total_iters)
-    if cfg.get('total_iters') is not None:
-        raise ConfigError('config: set runner.max_iters or total_iters, not both')
-    return dict(cfg.runner)
+    runner = dict(cfg.runner)
+    total_iters = cfg.get('total_iters')
+    if total_iters is not None and total_iters != runner.get('max_iters'):
+        # mmseg 0.x: the legacy total_iters is read only when there is no runner section
+        warn_once(f'config: total_iters={total_iters} is ignored; runner={runner} is used (as mmseg 0.x)')
+    return runner
 
 
 def _checkpoint_meta(cfg: Any, dataset: Any, extra: dict) -> Dict[str, Any]:
