@@ -18,6 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import torch  # noqa: E402
 
+from mmseg_ddrnet.apis.config_checks import adopt_head_ignore_index  # noqa: E402
 from mmseg_ddrnet.config import Config, DictAction, load_config_file  # noqa: E402
 from mmseg_ddrnet.utils.dist import LAUNCHERS, check_gpu_id  # noqa: E402
 from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
@@ -78,6 +79,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def load_config(args: argparse.Namespace) -> Config:
     """The config with the command-line overrides (work_dir, checkpoints, GPUs, auto_resume) applied."""
     cfg = load_config_file(args.config, args.cfg_options)
+    adopt_head_ignore_index(cfg)  # datasets without ignore_index evaluate with the decode head's
     setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True

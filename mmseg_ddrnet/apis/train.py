@@ -17,6 +17,7 @@ from ..models.utils import revert_sync_batchnorm
 from ..engine.runner import build_runner
 from ..utils import ConfigError, get_root_logger, warn_once
 from ..version import __version__
+from .config_checks import check_model_against_dataset
 
 __all__ = ['train_segmentor', 'init_random_seed', 'set_random_seed', 'find_latest_checkpoint']
 
@@ -118,6 +119,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
     _check_unsupported(cfg)
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets: List[Any] = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
+    check_model_against_dataset(model, datasets[0])
     train_loader_cfg, val_loader_cfg = _loader_cfgs(cfg, distributed)
     data_loaders = [build_dataloader(ds, **train_loader_cfg) for ds in datasets]
     model, device = _place_model(model, cfg, distributed)
