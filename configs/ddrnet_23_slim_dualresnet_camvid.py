@@ -5,7 +5,7 @@
 #
 # Official ImageNet weights: set pretrained='pretrained/DDRNet23s_imagenet.pth' (the file as released; it is
 # converted on load). Point data_root at CamVid in the SegNet layout (train/, trainannot/, val/, valannot/).
-_base_ = ['./_base_/default_runtime.py']
+_base_ = ['./_base_/default_runtime.py', './_base_/datasets/camvid.py']  # its test pipeline and splits
 
 norm_cfg = dict(type='BN', requires_grad=True)
 num_classes = 11
@@ -47,7 +47,7 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 
-dataset_type = 'CustomDataset'
+dataset_type = 'CustomDataset'  # a 0.x fork's CamVid: the class names, raw labels (void = 11)
 data_root = 'data/camvid/'
 classes = ('Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree', 'SignSymbol', 'Fence', 'Car', 'Pedestrian',
            'Bicyclist')
@@ -67,28 +67,10 @@ train_pipeline = [
     dict(type='DefaultFormatBundle'),
     dict(type='Collect', keys=['img', 'gt_semantic_seg']),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='MultiScaleFlipAug',
-        img_scale=(960, 720),
-        flip=False,
-        transforms=[
-            dict(type='Resize', keep_ratio=True),
-            dict(type='RandomFlip'),
-            dict(type='Normalize', **img_norm_cfg),
-            dict(type='ImageToTensor', keys=['img']),
-            dict(type='Collect', keys=['img']),
-        ]),
-]
 camvid = dict(type=dataset_type, data_root=data_root, img_suffix='.png', seg_map_suffix='.png', classes=classes,
               palette=palette)
-data = dict(
-    samples_per_gpu=8,
-    workers_per_gpu=4,
-    train=dict(**camvid, img_dir='train', ann_dir='trainannot', pipeline=train_pipeline),
-    val=dict(**camvid, img_dir='val', ann_dir='valannot', pipeline=test_pipeline),
-    test=dict(**camvid, img_dir='val', ann_dir='valannot', pipeline=test_pipeline))
+data = dict(samples_per_gpu=8, workers_per_gpu=4, train=dict(**camvid, pipeline=train_pipeline), val=camvid,
+            test=camvid)
 
 optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005)
 optimizer_config = dict()
