@@ -23,10 +23,11 @@ def import_modules_from_strings(imports: Union[str, Sequence[str]],
         try:
             modules.append(importlib.import_module(name))
         except ImportError as err:
+            reason = f'{err}{openmmlab_import_hint(err)}'
             if allow_failed_imports:
-                warn_once(f'custom_imports: {name} could not be imported and is ignored ({err}){openmmlab_import_hint(err)}')
+                warn_once(f'custom_imports: {name} could not be imported and is ignored ({reason})')
                 continue
-            raise ConfigError(f'custom_imports: cannot import {name!r}: {err}{openmmlab_import_hint(err)}') from err
+            raise ConfigError(f'custom_imports: cannot import {name!r}: {reason}') from err
     return modules
 
 

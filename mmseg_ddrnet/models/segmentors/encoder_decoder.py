@@ -24,7 +24,9 @@ class EncoderDecoder(BaseSegmentor):
     """The encoder-decoder segmentor.
 
     Args:
-        backbone, decode_head: configs of the backbone and of the main head.
+        backbone, decode_head: configs of the backbone and of the main head. A backbone with a
+            ``check_heads(decode_head, auxiliary_heads)`` method is shown the built heads (``DualResNet``
+            compares its official head arguments with them).
         neck: config of a neck between them (none is registered in this package).
         auxiliary_head: config (or list of configs) of heads used for training losses only.
         train_cfg: handed to each head's ``forward_train`` as in mmseg 0.x; the built-in heads read no key
