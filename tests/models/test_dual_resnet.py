@@ -55,8 +55,10 @@ def test_forward_gives_the_official_head_inputs_at_one_eighth(shape):
 
 
 @pytest.mark.parametrize('variant', ['slim', '39'])
-def test_official_checkpoint_round_trip_through_pretrained(tmp_path, variant):
+def test_official_checkpoint_round_trip_through_pretrained(tmp_path, variant, monkeypatch):
     """An official segmentation checkpoint as ``pretrained``: the backbone gets exactly the converted weights."""
+    seen = []
+    monkeypatch.setattr(dual_resnet, 'warn_once', seen.append)
     official_args, _ = OFFICIAL[variant]
     official = official_state_dict(variant, augment=True, prefix='model.')  # HRNet wrapper prefix, as released
     path = tmp_path / 'official.pth'
@@ -69,6 +71,7 @@ def test_official_checkpoint_round_trip_through_pretrained(tmp_path, variant):
         {k for k in expected if k.endswith('num_batches_tracked')}
     for key, value in expected.items():
         assert torch.equal(own[key], value), key
+    assert len(seen) == 1 and 'head tensors of the official checkpoint' in seen[0] and 'load_from' in seen[0]
     # the stem bias folded into BN: running_mean' = running_mean - bias
     assert torch.equal(own['stem.0.bn.running_mean'],
                        official['model.conv1.1.running_mean'] - official['model.conv1.0.bias'])
