@@ -10,7 +10,7 @@ from ..engine.hooks import DistEvalHook, EvalHook, SignalHook
 from ..datasets import build_dataloader, build_dataset, loader_args
 from ..engine.amp import build_mixed_precision
 from ..checkpoint import find_latest_checkpoint, load_checkpoint
-from ..utils.dist import get_device
+from ..utils.device import process_device
 from ..engine.optimizer import build_optimizer
 from ..engine.rng import init_random_seed, set_random_seed
 from ..models.utils import revert_sync_batchnorm
@@ -34,10 +34,7 @@ def _loader_cfgs(cfg: Any, distributed: bool) -> Tuple[Dict[str, Any], Dict[str,
 
 def _place_model(model: nn.Module, cfg: Any, distributed: bool) -> Tuple[nn.Module, torch.device]:
     """The model on its device, wrapped in DDP when distributed."""
-    if distributed or not torch.cuda.is_available():
-        device = get_device()
-    else:
-        device = torch.device('cuda', (cfg.get('gpu_ids') or [0])[0])
+    device = process_device((cfg.get('gpu_ids') or [0])[0], distributed)
     model = model.to(device)
     if distributed and device.type == 'cpu' and any(isinstance(m, nn.SyncBatchNorm) for m in model.modules()):
         warn_once('SyncBN cannot sync CPU processes under DDP: each process normalises with its own batch')
