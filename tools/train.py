@@ -18,6 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import torch  # noqa: E402
 
+from mmseg_ddrnet.apis.config_checks import adopt_head_ignore_index  # noqa: E402
 from mmseg_ddrnet.config import Config, DictAction, load_config_file  # noqa: E402
 from mmseg_ddrnet.utils.device import check_gpu_id  # noqa: E402
 from mmseg_ddrnet.utils.dist import LAUNCHERS  # noqa: E402
@@ -79,6 +80,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def load_config(args: argparse.Namespace) -> Config:
     """The config with the command-line overrides (work_dir, checkpoints, GPUs, auto_resume) applied."""
     cfg = load_config_file(args.config, args.cfg_options)
+    adopt_head_ignore_index(cfg)  # datasets without ignore_index evaluate with the decode head's
     setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
@@ -166,8 +168,9 @@ def _train(args: argparse.Namespace, cfg: Config, distributed: bool) -> int:
     # cfg.seed (data order and augmentations) is the same on every rank; --diff-seed varies the process RNGs
     cfg.seed = init_random_seed(args.seed if args.seed is not None else cfg.get('seed'))
     seed = cfg.seed + rank if args.diff_seed else cfg.seed
-    logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
-    set_random_seed(seed, deterministic=args.deterministic)
+    deterministic = args.deterministic or bool(cfg.get('deterministic', False))  # the flag or the config key
+    logger.info(f'Set random seed to {seed}, deterministic: {deterministic}')
+    set_random_seed(seed, deterministic=deterministic)
     meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
 
     model = build_segmentor(cfg.model, train_cfg=cfg.get('train_cfg'), test_cfg=cfg.get('test_cfg'))

@@ -18,6 +18,7 @@ from ..models.utils import revert_sync_batchnorm
 from ..engine.runner import build_runner
 from ..utils import ConfigError, get_root_logger, warn_once
 from ..version import __version__
+from .config_checks import check_model_against_dataset
 
 __all__ = ['train_segmentor', 'init_random_seed', 'set_random_seed', 'find_latest_checkpoint']
 
@@ -93,9 +94,12 @@ def _runner_cfg(cfg: Any) -> dict:
                               'max_iters=160000)) nor the legacy total_iters')
         warn_once('config: total_iters is deprecated; use runner=dict(type="IterBasedRunner", max_iters=...)')
         return dict(type='IterBasedRunner', max_iters=cfg.total_iters)
-    if cfg.get('total_iters') is not None:
-        raise ConfigError('config: set runner.max_iters or total_iters, not both')
-    return dict(cfg.runner)
+    runner = dict(cfg.runner)
+    total_iters = cfg.get('total_iters')
+    if total_iters is not None and total_iters != runner.get('max_iters'):
+        # mmseg 0.x: the legacy total_iters is read only when there is no runner section
+        warn_once(f'config: total_iters={total_iters} is ignored; runner={runner} is used (as mmseg 0.x)')
+    return runner
 
 
 def _checkpoint_meta(cfg: Any, dataset: Any, extra: dict) -> Dict[str, Any]:
@@ -120,6 +124,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
     _check_unsupported(cfg)
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets: List[Any] = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
+    check_model_against_dataset(model, datasets[0])
     train_loader_cfg, val_loader_cfg = _loader_cfgs(cfg, distributed)
     data_loaders = [build_dataloader(ds, **train_loader_cfg) for ds in datasets]
     model, device = _place_model(model, cfg, distributed)

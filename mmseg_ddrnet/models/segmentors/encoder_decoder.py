@@ -24,7 +24,9 @@ class EncoderDecoder(BaseSegmentor):
     """The encoder-decoder segmentor.
 
     Args:
-        backbone, decode_head: configs of the backbone and of the main head.
+        backbone, decode_head: configs of the backbone and of the main head. A backbone with a
+            ``check_heads(decode_head, auxiliary_heads)`` method is shown the built heads (``DualResNet``
+            compares its official head arguments with them).
         neck: config of a neck between them (none is registered in this package).
         auxiliary_head: config (or list of configs) of heads used for training losses only.
         train_cfg: handed to each head's ``forward_train`` as in mmseg 0.x; the built-in heads read no key
@@ -71,6 +73,9 @@ class EncoderDecoder(BaseSegmentor):
         self.test_cfg = check_test_cfg(test_cfg)
         heads = [self.decode_head] + (list(self.auxiliary_head) if isinstance(self.auxiliary_head, nn.ModuleList)
                                       else [self.auxiliary_head] if self.auxiliary_head is not None else [])
+        check_heads = getattr(self.backbone, 'check_heads', None)  # e.g. DualResNet's official head arguments
+        if check_heads is not None:
+            check_heads(self.decode_head, heads[1:])
         _warn_unread(owner, 'train_cfg', self.train_cfg, frozenset(), heads)
         _warn_unread(owner, 'test_cfg', self.test_cfg, _TEST_KEYS, heads)
         self.fused = False
