@@ -19,8 +19,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import torch  # noqa: E402
 
 from mmseg_ddrnet.config import Config, DictAction, load_config_file  # noqa: E402
-from mmseg_ddrnet.utils.dist import LAUNCHERS, check_gpu_id  # noqa: E402
-from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
+from mmseg_ddrnet.utils.device import check_gpu_id  # noqa: E402
+from mmseg_ddrnet.utils.dist import LAUNCHERS  # noqa: E402
+from mmseg_ddrnet.utils.set_env import setup_multi_processes  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 from mmseg_ddrnet.utils.io import check_writable_dir  # noqa: E402
@@ -114,13 +115,8 @@ def _setup_distributed(args: argparse.Namespace, cfg: Config) -> bool:
     """Initialise the process group for ``--launcher``; returns whether training is distributed."""
     if args.launcher == 'none':
         return False
-    from mmseg_ddrnet.utils.dist import default_backend, get_dist_info, init_dist
-    backend = args.dist_backend or (cfg.get('dist_params') or {}).get('backend') or default_backend()
-    if backend == 'nccl' and not torch.cuda.is_available() and args.dist_backend is None:
-        warn_once('dist_params.backend is nccl but CUDA is not available: using gloo')
-        backend = 'gloo'
-    dist_params = {k: v for k, v in (cfg.get('dist_params') or {}).items() if k in ('port', 'timeout')}
-    init_dist(args.launcher, backend=backend, **dist_params)
+    from mmseg_ddrnet.utils.dist import dist_init_args, get_dist_info, init_dist
+    init_dist(args.launcher, **dist_init_args(cfg.get('dist_params'), args.dist_backend))
     cfg.gpu_ids = list(range(get_dist_info()[1]))
     return True
 

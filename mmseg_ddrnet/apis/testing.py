@@ -18,7 +18,7 @@ from ..evaluation import multi_gpu_test, single_gpu_test
 from ..export import ONNXRuntimeSegmentor
 from ..utils import ConfigError, print_log, warn_once
 from ..utils.dist import get_dist_info
-from ..utils.env import setup_multi_processes
+from ..utils.set_env import setup_multi_processes
 from ..utils.io import atomic_write
 
 METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')

@@ -1,4 +1,5 @@
 """``train_segmentor`` (mmseg 0.x): data loaders, device placement / DDP, optimizer, runner, hooks, resume."""
+import inspect
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -10,7 +11,7 @@ from ..engine.hooks import DistEvalHook, EvalHook, SignalHook
 from ..datasets import build_dataloader, build_dataset, loader_args
 from ..engine.amp import build_mixed_precision
 from ..checkpoint import find_latest_checkpoint, load_checkpoint
-from ..utils.dist import get_device
+from ..utils.device import process_device
 from ..engine.optimizer import build_optimizer
 from ..engine.rng import init_random_seed, set_random_seed
 from ..models.utils import revert_sync_batchnorm
@@ -33,19 +34,23 @@ def _loader_cfgs(cfg: Any, distributed: bool) -> Tuple[Dict[str, Any], Dict[str,
 
 def _place_model(model: nn.Module, cfg: Any, distributed: bool) -> Tuple[nn.Module, torch.device]:
     """The model on its device, wrapped in DDP when distributed."""
-    if distributed or not torch.cuda.is_available():
-        device = get_device()
-    else:
-        device = torch.device('cuda', (cfg.get('gpu_ids') or [0])[0])
+    device = process_device((cfg.get('gpu_ids') or [0])[0], distributed)
     model = model.to(device)
     if distributed and device.type == 'cpu' and any(isinstance(m, nn.SyncBatchNorm) for m in model.modules()):
         warn_once('SyncBN cannot sync CPU processes under DDP: each process normalises with its own batch')
         model = revert_sync_batchnorm(model)
     if distributed:
         model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == 'cuda' else None, broadcast_buffers=False,
+            model, device_ids=[device.index] if device.type == 'cuda' else None, **_NO_FORWARD_BUFFER_SYNC,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     return model, device
+
+
+# mmcv 1.x's MMDistributedDataParallel(broadcast_buffers=False): buffers synced from rank 0 when wrapping, not at
+# every forward. torch >= 2.13 spells it forward_sync_buffers=False (broadcast_buffers is deprecated there).
+_NO_FORWARD_BUFFER_SYNC = (dict(forward_sync_buffers=False)
+                           if 'forward_sync_buffers' in inspect.signature(DistributedDataParallel).parameters
+                           else dict(broadcast_buffers=False))
 
 
 # optimizer_config types: the hook that runs the step, and whether the type turns fp16 on
