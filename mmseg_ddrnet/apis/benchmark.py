@@ -4,8 +4,11 @@ What is timed, per image (batch 1), after ``warmup`` untimed images:
 
 - **net**: ``EncoderDecoder.decode_logits(img)``: the cast of the image to the model's dtype and
   memory format, the backbone and the decode head, up to the 1/8-resolution logits;
-- **full**: net, then ``ops.resize_argmax`` of the logits to the int64 label map (bilinear resize
-  to the label size fused with the argmax over classes): the forward + resize + argmax pipeline.
+- **full**: net, then ``EncoderDecoder.label_map``: the int64 label map at the original size, as
+  ``tools/test.py`` makes it (mmseg 0.x's order of resizes). When the image keeps its original size
+  (Cityscapes at 1024×2048, ``--shape``) that is one ``ops.resize_argmax`` of the logits (bilinear
+  resize fused with the argmax over classes); when the test pipeline rescaled or padded it, the
+  logits are first resized to the input size and cropped, as 0.x does.
 
 Not timed: reading and decoding the image, the test pipeline (resize, normalise, to tensor), copying
 the label map to the host. On CUDA the device is synchronised before every clock reading.
@@ -23,17 +26,18 @@ from torch import nn
 from ..config import Config
 from ..datasets import build_dataset, collate
 from ..models import PRECISIONS, prepare_for_inference
-from ..ops import resize_argmax
 from ..utils import ConfigError, DataError
 from ..utils.cpu_memory import minor_page_faults, retains_freed_memory
 from ..utils.device import model_device, select_device
 from .inference import init_segmentor
 
 TIMED = ('net = decode_logits (image cast to the model dtype/layout, backbone, decode head, to the 1/8 logits); '
-         'full = net + ops.resize_argmax to the int64 label map (forward + resize + argmax); batch 1; not timed: '
+         'full = net + the int64 label map at the original size as tools/test.py makes it (ops.resize_argmax: '
+         'bilinear resize fused with the argmax; a resize to the input size first where the pipeline rescaled); '
+         'batch 1; not timed: '
          'image reading, test pipeline, copying the label map to the host; CUDA synchronised before each clock read')
 
-Sample = Tuple[torch.Tensor, Tuple[int, int]]  # (1x3xHxW image, label-map size)
+Sample = Tuple[torch.Tensor, dict]  # (1x3xHxW image, its img_meta: ori_shape, img_shape, flip)
 
 
 def environment(device: Union[str, torch.device]) -> Dict[str, object]:
@@ -82,15 +86,16 @@ def random_samples(shape: Sequence[int], count: int = 4, seed: int = 0) -> Itera
     """``count`` random normalised 1×3×H×W images, cycled forever; the label map has the input size."""
     gen = torch.Generator().manual_seed(seed)
     imgs = [torch.randn(1, 3, *shape, generator=gen) for _ in range(count)]
+    size = (int(shape[0]), int(shape[1]), 3)
     while True:
         for img in imgs:
-            yield img, (int(shape[0]), int(shape[1]))
+            yield img, dict(ori_shape=size, img_shape=size, pad_shape=size, flip=False)
 
 
 def dataset_samples(config: Config, num_images: int) -> Iterator[Sample]:
     """The first ``num_images`` images of ``config.data.test`` after its test pipeline (first augmentation).
 
-    The label map has the image's original size, as ``tools/test.py`` produces it.
+    The label map has the image's original size (``ori_shape``), as ``tools/test.py`` produces it.
     """
     try:
         dataset = build_dataset(config.data.test)
@@ -100,8 +105,7 @@ def dataset_samples(config: Config, num_images: int) -> Iterator[Sample]:
         raise DataError('the test dataset is empty; use --shape H W for random inputs')
     for i in range(min(num_images, len(dataset))):
         data = collate([dataset[i]])
-        img, meta = data['img'][0], data['img_metas'][0][0]
-        yield img, tuple(int(v) for v in meta['ori_shape'][:2])
+        yield data['img'][0], data['img_metas'][0][0]
 
 
 def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int, warmup: int = 5,
@@ -109,7 +113,7 @@ def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int,
     """Seconds per image of ``net`` and ``full`` (see the module docstring) over ``num_images`` timed images.
 
     ``model`` is an ``EncoderDecoder`` (e.g. made by :func:`prepare_for_inference`); ``samples`` gives
-    ``(image, label size)`` pairs; the first ``warmup`` ones are run untimed.
+    ``(image, img_meta)`` pairs; the first ``warmup`` ones are run untimed.
     """
     device = model_device(model)
     times: Dict[str, List[float]] = {'net': [], 'full': [], 'page_faults': []}
@@ -117,7 +121,7 @@ def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int,
     with torch.no_grad():
         for i in range(warmup + num_images):
             try:
-                img, size = next(it)
+                img, meta = next(it)
             except StopIteration:
                 break
             img = img.to(device)
@@ -127,7 +131,7 @@ def time_inference(model: nn.Module, samples: Iterable[Sample], num_images: int,
             logits = model.decode_logits(img)
             synchronize(device)
             net = time.perf_counter()
-            resize_argmax(logits, size, model.align_corners)
+            model.label_map(logits, img.shape[2:], meta)
             synchronize(device)
             end = time.perf_counter()
             if i >= warmup:

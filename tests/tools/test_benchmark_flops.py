@@ -104,3 +104,23 @@ def test_benchmark_profile_prints_where_the_time_goes(repo_root, tmp_path):
     assert 'convolutions' in result.stdout and '% peak' in result.stdout and '3x3/1 64->64 @8x16' in result.stdout
     figures = json.loads(out.read_text())
     assert figures['matmul_peak_gmacs_per_s'] > 0 and figures['profile']['convs']
+
+
+def test_full_time_covers_the_label_map_as_tools_test_makes_it():
+    """A rescaled image: 'full' makes simple_test's label map at ori_shape (0.x order), not a shortcut."""
+    import torch
+    from mmseg_ddrnet.apis.benchmark import time_inference
+    from mmseg_ddrnet.config import Config
+    from mmseg_ddrnet.models import build_segmentor
+    model = build_segmentor(Config.fromfile(SLIM_CITYSCAPES).model).eval()
+    img = torch.randn(1, 3, 32, 48)
+    meta = dict(ori_shape=(64, 96, 3), img_shape=(30, 48, 3), pad_shape=(32, 48, 3), flip=True,
+                flip_direction='horizontal')
+    made = []
+    label_map = model.label_map
+    model.label_map = lambda *args, **kwargs: made.append(label_map(*args, **kwargs)) or made[-1]
+    times = time_inference(model, iter([(img, meta)]), num_images=1, warmup=0)
+    assert len(times['full']) == 1 and times['full'][0] >= times['net'][0]
+    with torch.no_grad():
+        expected = model.simple_test(img, [meta])[0]
+    assert made[0].shape == (1, 64, 96) and (made[0][0].numpy() == expected).all()

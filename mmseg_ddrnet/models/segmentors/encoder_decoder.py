@@ -185,14 +185,15 @@ class EncoderDecoder(BaseSegmentor):
     def simple_test(self, img: torch.Tensor, img_meta: List[dict], rescale: bool = True) -> List[np.ndarray]:
         """One int64 label map per image (at ``ori_shape`` with ``rescale``, else at the input size), flips undone.
 
-        The labels are those of mmseg 0.x's ``simple_test`` (see :meth:`_label_map` for the order of resizes),
+        The labels are those of mmseg 0.x's ``simple_test`` (see :meth:`label_map` for the order of resizes),
         without materialising the full-size logits or probabilities where 0.x's order does not need them.
         """
         if self.test_cfg['mode'] == 'slide':
             logits = self.slide_inference(img, img_meta, rescale=False)  # at the input size, as 0.x
         else:
             logits = self.decode_logits(img, img_meta)
-        return [self._label_map(logits[i:i + 1], img.shape[2:], meta, rescale) for i, meta in enumerate(img_meta)]
+        return [self.label_map(logits[i:i + 1], img.shape[2:], meta, rescale)[0].cpu().numpy()
+                for i, meta in enumerate(img_meta)]
 
     def aug_test(self, imgs: List[torch.Tensor], img_metas: List[List[dict]], rescale: bool = True
                  ) -> List[np.ndarray]:
@@ -206,8 +207,10 @@ class EncoderDecoder(BaseSegmentor):
         probs /= len(imgs)
         return list(probs.argmax(dim=1).cpu().numpy())
 
-    def _label_map(self, logits: torch.Tensor, input_size: Sequence[int], meta: dict, rescale: bool) -> np.ndarray:
-        """One image's label map from its logits (the head's, or already at the input size), in 0.x's order.
+    def label_map(self, logits: torch.Tensor, input_size: Sequence[int], meta: dict, rescale: bool = True
+                  ) -> torch.Tensor:
+        """One image's int64 1×H×W label map (flip undone) from its 1×C×h×w logits (the head's, or already at
+        the input size ``input_size``), in 0.x's order.
 
         mmseg 0.x resizes the logits to the input size, crops the padding (``img_shape``) and resizes the rest to
         ``ori_shape``. Here the last resize is fused with the argmax (``ops.resize_argmax``); when there is
@@ -220,7 +223,7 @@ class EncoderDecoder(BaseSegmentor):
         if crop != input_size or target != input_size:  # two resizes, as 0.x: the first one is materialised
             logits = self._resize(_at_least_float32(logits), input_size)[:, :, :crop[0], :crop[1]]
         label = resize_argmax(logits, target, self.align_corners)
-        return unflip(label[:, None], meta)[0, 0].cpu().numpy()
+        return unflip(label[:, None], meta)[:, 0]
 
     def _unpad_and_rescale(self, seg_logit: torch.Tensor, meta: dict) -> torch.Tensor:
         img_h, img_w = meta_shape(meta, 'img_shape')
