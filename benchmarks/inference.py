@@ -58,7 +58,7 @@ def model_cfg(arch: str) -> Dict[str, Any]:
 # ------------------------------------------------------------------------------------------ workers
 def build_ours(arch: str, precision: str, shape: List[int], malloc: str = ''):
     import torch
-    from mmseg_ddrnet.apis.benchmark import random_samples, time_inference
+    from mmseg_ddrnet.apis.benchmark import layer_profile, random_samples, time_inference
     from mmseg_ddrnet.models import build_segmentor, prepare_for_inference
     from mmseg_ddrnet.models.complexity import count_flops
     model = build_segmentor(model_cfg(arch))
@@ -70,6 +70,7 @@ def build_ours(arch: str, precision: str, shape: List[int], malloc: str = ''):
     def run() -> Dict[str, float]:
         times = time_inference(model, samples, num_images=1, warmup=0)
         return dict(net=times['net'][0], full=times['full'][0], page_faults=times['page_faults'][0])
+    run.profile = lambda: layer_profile(model, next(samples)[0])
     del torch
     return run, dict(gmacs=gmacs)
 
@@ -97,32 +98,19 @@ def build_mmseg(arch: str, precision: str, shape: List[int], malloc: str = ''):
 
 
 def build_peak(arch: str, precision: str, shape: List[int], malloc: str = ''):
-    """GEMMs of N x N x N through torch.mm (MKL/oneDNN's BLAS) and through oneDNN's convolution (a 1x1 conv
-    over an NHWC map of N/2 channels... N rows x N channels, the kernel the network's convs use)."""
+    """GEMMs of N x N x N through torch.mm and through oneDNN's convolution (1x1 over an NHWC map, the kernel
+    the network's convs use): ``mmseg_ddrnet.apis.benchmark.matmul_peaks``."""
     import torch
-    import torch.nn.functional as F
-    gemms = {}
-    for p, dt in (('fp32', torch.float32), ('bf16', torch.bfloat16)):
-        a, b = (torch.randn(GEMM_N, GEMM_N).to(dt) for _ in range(2))
-        img = torch.randn(1, GEMM_N, GEMM_N // 64, 64).to(dt).contiguous(memory_format=torch.channels_last)
-        weight = torch.randn(GEMM_N, GEMM_N, 1, 1).to(dt).contiguous(memory_format=torch.channels_last)
-        gemms[p] = dict(mm=lambda a=a, b=b: torch.mm(a, b), conv1x1=lambda x=img, w=weight: F.conv2d(x, w))
+    from mmseg_ddrnet.apis.benchmark import matmul_peaks
 
     def run() -> Dict[str, float]:
         out = {}
-        for p, kinds in gemms.items():
-            for kind, fn in kinds.items():
-                best = min(_timed(fn) for _ in range(3))
-                out[f'gmacs_per_s_{p}_{kind}'] = GEMM_N ** 3 / best / 1e9
-            out[f'gmacs_per_s_{p}'] = max(out[f'gmacs_per_s_{p}_{kind}'] for kind in kinds)
+        for p, dt in (('fp32', torch.float32), ('bf16', torch.bfloat16)):
+            rates = matmul_peaks(dt, GEMM_N)
+            out.update({f'gmacs_per_s_{p}_{kind}': rate for kind, rate in rates.items()})
+            out[f'gmacs_per_s_{p}'] = max(rates.values())
         return out
     return run, {}
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -136,23 +124,11 @@ def worker(args: argparse.Namespace) -> None:
         run()
     _answer(dict(info, ready=True, threads=torch.get_num_threads(), torch=torch.__version__))
     for line in sys.stdin:
-        _answer(profile(run) if line.strip() == 'profile' else run())
+        _answer(run.profile() if line.strip() == 'profile' else run())
 
 
 def _answer(obj: Dict[str, Any]) -> None:
     print(ANSWER + json.dumps(obj), flush=True)
-
-
-def profile(run) -> Dict[str, Any]:
-    """Where the time of one run goes: torch.profiler's top ops and convolutions (by input shape)."""
-    from torch.profiler import ProfilerActivity
-    from torch.profiler import profile as torch_profile
-    with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-        run()
-    ops = sorted(((e.key, e.self_cpu_time_total / 1e3) for e in prof.key_averages()), key=lambda x: -x[1])[:12]
-    convs = [(str(e.input_shapes[:2]), e.count, e.self_cpu_time_total / 1e3)
-             for e in prof.key_averages(group_by_input_shape=True) if 'convolution' in e.key and e.input_shapes]
-    return dict(ops_ms=ops, convs_ms=sorted(convs, key=lambda x: -x[2])[:15])
 
 
 # ------------------------------------------------------------------------------------------- parent
@@ -260,7 +236,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='timed rounds per arch (one image per variant per round)')
     parser.add_argument('--shape', type=int, nargs=2, default=[1024, 2048], metavar=('H', 'W'))
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--profile', action='store_true', help='also profile one run of each of our variants')
+    parser.add_argument('--profile', action='store_true',
+                        help='also time every conv of one forward of each of our variants against the peak')
     parser.add_argument('--no-ablations', dest='ablations', action='store_false',
                         help='skip the ablation rows (ours with glibc\'s default malloc; mmseg with ours)')
     parser.add_argument('--json', help='write every figure to this file')
@@ -274,7 +251,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         worker(args)
         return
     import torch
-    from mmseg_ddrnet.apis.benchmark import environment
+    from mmseg_ddrnet.apis.benchmark import environment, format_profile
     torch.set_num_threads(args.threads)
     env = environment('cpu')
     reference = os.environ.get('MMSEG_REFERENCE_PYTHON')
@@ -287,9 +264,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     report(results, args, env)
     for arch in results.values():
         for name, prof in arch.get('profile', {}).items():
-            print(f'\nprofile of {name}: top ops (ms) {[(k, round(v, 1)) for k, v in prof["ops_ms"][:8]]}')
-            for shapes, count, ms in prof['convs_ms'][:8]:
-                print(f'  conv {shapes} x{count}: {ms:.1f} ms')
+            print(f'\nprofile of {name} (mmseg_ddrnet.apis.benchmark.layer_profile):')
+            print('\n'.join(format_profile(prof, env['peak_gmacs_per_s'][name.split(':')[2]])))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(args=vars(args), environment=env, results=results), f, indent=2)

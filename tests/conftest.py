@@ -11,6 +11,24 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CAMVID_ROOT = Path(os.environ.get('CAMVID_ROOT', REPO_ROOT.parent / 'shared' / 'data' / 'camvid'))
 
 
+@pytest.fixture(autouse=True)
+def _process_setup_restored(monkeypatch):
+    """Tools run in-process call setup_multi_processes (OpenCV threads, OMP/MKL_NUM_THREADS, the start method):
+    each test starts from the session's settings."""
+    import multiprocessing as mp
+
+    import cv2
+    from mmseg_ddrnet.utils import set_env
+    threads, method = cv2.getNumThreads(), mp.get_start_method(allow_none=True)
+    for name in set_env.THREAD_VARIABLES:  # restored (or removed again) after the test
+        monkeypatch.setenv(name, os.environ[name]) if name in os.environ else monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(set_env, '_opencv_threads', None)
+    yield
+    cv2.setNumThreads(threads)
+    if mp.get_start_method(allow_none=True) != method:
+        mp.set_start_method(method, force=True)
+
+
 @pytest.fixture(scope='session')
 def repo_root() -> Path:
     return REPO_ROOT

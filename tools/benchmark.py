@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from mmseg_ddrnet.apis.benchmark import TIMED, benchmark  # noqa: E402
+from mmseg_ddrnet.apis.benchmark import TIMED, benchmark, format_profile  # noqa: E402
 from mmseg_ddrnet.config import DictAction  # noqa: E402
 from mmseg_ddrnet.models import PRECISIONS  # noqa: E402
 from mmseg_ddrnet.utils import run_cli  # noqa: E402
@@ -52,6 +52,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-retain-memory', dest='retain_memory', action='store_false',
                         help='leave glibc malloc as it is (by default freed memory is kept for reuse, so images '
                              'after the first fault no new pages; see mmseg_ddrnet.utils.cpu_memory)')
+    parser.add_argument('--profile', action='store_true',
+                        help='also time every convolution of one forward (by hooks) against the matmul peak '
+                             'of the precision measured here: where the time goes')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N (default cpu)')
     parser.add_argument('--threads', type=int, help='CPU threads (torch.set_num_threads; default: torch\'s)')
     parser.add_argument('--json', metavar='OUT', help='write the figures as JSON to this file')
@@ -68,7 +71,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                        warmup=args.warmup, repeat_times=args.repeat_times, log_interval=args.log_interval,
                        precision=args.precision, fuse_conv_bn=args.fuse_conv_bn, memory_format=args.memory_format,
                        compile=args.compile, device=args.device, cfg_options=args.cfg_options,
-                       retain_memory=args.retain_memory)
+                       retain_memory=args.retain_memory, profile=args.profile)
     print(f'{result["cpu"] if result["device"] == "cpu" else result.get("gpu")}, {result["threads"]} threads, '
           f'torch {result["torch"]}, {args.precision}, input {result["shape"]}')
     print(f'Overall fps: net {result["fps_net"]:.2f} img/s (median {result["net_median_s"] * 1e3:.1f} ms), '
@@ -78,6 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f'{"" if result["retains_freed_memory"] else " (freed memory is not kept for reuse)"}')
     if args.repeat_times > 1:
         print(f'full fps over {args.repeat_times} runs: {result["fps_full"]:.2f} +- {result["fps_full_std"]:.2f}')
+    if args.profile:
+        print('\n'.join(format_profile(result['profile'], result.get('matmul_peak_gmacs_per_s'))))
     if args.json:
         with atomic_write(args.json, 'w') as f:
             f.write(json.dumps(result, indent=2) + '\n')

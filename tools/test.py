@@ -11,7 +11,7 @@ import argparse
 import os
 import os.path as osp
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
@@ -23,7 +23,8 @@ from mmseg_ddrnet.apis.testing import (METRICS, OutputOptions, build_test_loader
 from mmseg_ddrnet.config import Config, DictAction  # noqa: E402
 from mmseg_ddrnet.models import PRECISIONS, prepare_for_inference  # noqa: E402
 from mmseg_ddrnet.datasets import build_dataset  # noqa: E402
-from mmseg_ddrnet.utils.dist import LAUNCHERS, check_gpu_id, init_dist, named_collective_failures  # noqa: E402
+from mmseg_ddrnet.utils.device import check_gpu_id, process_device  # noqa: E402
+from mmseg_ddrnet.utils.dist import LAUNCHERS, dist_init_args, init_dist, named_collective_failures  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 
@@ -92,26 +93,13 @@ def load_config(args: argparse.Namespace) -> Config:
     return load_test_config(args.config, args.cfg_options, args.aug_test)
 
 
-def _dist_params(cfg: Config) -> Dict[str, Any]:
-    """``cfg.dist_params``, with the ``nccl`` backend replaced by ``gloo`` on a machine without CUDA."""
-    params = dict(cfg.get('dist_params') or {})
-    if params.get('backend') == 'nccl' and not torch.cuda.is_available():
-        print_log('no GPU available: distributed testing on the CPU with the gloo backend')
-        params['backend'] = 'gloo'
-    return params
-
-
 def select_device(args: argparse.Namespace, distributed: bool) -> torch.device:
     """This process's device: its GPU (``--gpu-id``, or the local rank when distributed), else the CPU."""
     if not distributed and args.gpu_id is not None:
         check_gpu_id(args.gpu_id)
-    if not torch.cuda.is_available():
-        if args.gpu_id is not None:
-            print_log(f'no GPU available: running on the CPU (--gpu-id {args.gpu_id} ignored)')
-        return torch.device('cpu')
-    index = int(os.environ.get('LOCAL_RANK', 0)) if distributed else (args.gpu_id or 0)
-    torch.cuda.set_device(index)
-    return torch.device('cuda', index)
+    if not torch.cuda.is_available() and args.gpu_id is not None:
+        print_log(f'no GPU available: running on the CPU (--gpu-id {args.gpu_id} ignored)')
+    return process_device(args.gpu_id, distributed)
 
 
 def build_model(cfg: Config, checkpoint: str, dataset: Any, device: torch.device, unsafe_load: bool = False,
@@ -134,7 +122,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     cfg = load_config(args)
     distributed = args.launcher != 'none'
     if distributed:
-        init_dist(args.launcher, **_dist_params(cfg))
+        init_dist(args.launcher, **dist_init_args(cfg.get('dist_params')))
     try:
         with named_collective_failures():  # a dead or hung rank: one line naming it
             evaluate_checkpoint(args, cfg, distributed)

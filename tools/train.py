@@ -18,9 +18,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import torch  # noqa: E402
 
+from mmseg_ddrnet.apis.config_checks import adopt_head_ignore_index  # noqa: E402
 from mmseg_ddrnet.config import Config, DictAction, load_config_file  # noqa: E402
-from mmseg_ddrnet.utils.dist import LAUNCHERS, check_gpu_id  # noqa: E402
-from mmseg_ddrnet.utils.env import setup_multi_processes  # noqa: E402
+from mmseg_ddrnet.utils.device import check_gpu_id  # noqa: E402
+from mmseg_ddrnet.utils.dist import LAUNCHERS  # noqa: E402
+from mmseg_ddrnet.utils.set_env import setup_multi_processes  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, get_root_logger, run_cli, warn_once  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 from mmseg_ddrnet.utils.io import check_writable_dir  # noqa: E402
@@ -87,6 +89,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def load_config(args: argparse.Namespace) -> Config:
     """The config with the command-line overrides (work_dir, checkpoints, GPUs, auto_resume) applied."""
     cfg = load_config_file(args.config, args.cfg_options)
+    adopt_head_ignore_index(cfg)  # datasets without ignore_index evaluate with the decode head's
     setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
@@ -127,13 +130,8 @@ def _setup_distributed(args: argparse.Namespace, cfg: Config) -> bool:
     """Initialise the process group for ``--launcher``; returns whether training is distributed."""
     if args.launcher == 'none':
         return False
-    from mmseg_ddrnet.utils.dist import default_backend, get_dist_info, init_dist
-    backend = args.dist_backend or (cfg.get('dist_params') or {}).get('backend') or default_backend()
-    if backend == 'nccl' and not torch.cuda.is_available() and args.dist_backend is None:
-        warn_once('dist_params.backend is nccl but CUDA is not available: using gloo')
-        backend = 'gloo'
-    dist_params = {k: v for k, v in (cfg.get('dist_params') or {}).items() if k in ('port', 'timeout')}
-    init_dist(args.launcher, backend=backend, **dist_params)
+    from mmseg_ddrnet.utils.dist import dist_init_args, get_dist_info, init_dist
+    init_dist(args.launcher, **dist_init_args(cfg.get('dist_params'), args.dist_backend))
     cfg.gpu_ids = list(range(get_dist_info()[1]))
     return True
 
@@ -183,8 +181,9 @@ def _train(args: argparse.Namespace, cfg: Config, distributed: bool) -> int:
     # cfg.seed (data order and augmentations) is the same on every rank; --diff-seed varies the process RNGs
     cfg.seed = init_random_seed(args.seed if args.seed is not None else cfg.get('seed'))
     seed = cfg.seed + rank if args.diff_seed else cfg.seed
-    logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
-    set_random_seed(seed, deterministic=args.deterministic)
+    deterministic = args.deterministic or bool(cfg.get('deterministic', False))  # the flag or the config key
+    logger.info(f'Set random seed to {seed}, deterministic: {deterministic}')
+    set_random_seed(seed, deterministic=deterministic)
     meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
 
     model = build_segmentor(cfg.model, train_cfg=cfg.get('train_cfg'), test_cfg=cfg.get('test_cfg'))

@@ -21,7 +21,7 @@ from ..checkpoint import load_checkpoint
 from ..models import build_segmentor
 from ..registry import DATASETS
 from ..utils import ConfigError, print_log
-from ..utils.dist import model_device, to_device
+from ..utils.device import available_device, model_device, select_device, to_device
 from ..visualization import as_bgr_image, paint_result
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
@@ -35,24 +35,6 @@ def _as_config(config: Union[str, os.PathLike, Config]) -> Config:
     if isinstance(config, Config):
         return config
     raise ConfigError(f'config must be a file path or a Config, got {type(config).__name__}')
-
-
-def available_device(device: str) -> str:
-    """``device``, or ``'cpu'`` (with a message) when it names CUDA on a machine without a GPU (the demos' default)."""
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        print_log(f'no GPU available: running on the CPU instead of {device}')
-        return 'cpu'
-    return device
-
-
-def _check_device(device: Union[str, torch.device]) -> torch.device:
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ConfigError(f'invalid device {device!r}: {err}') from err
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ConfigError(f'device {device} requested but CUDA is not available; use device="cpu"')
-    return device
 
 
 def _test_dataset_class(config: Config) -> Optional[type]:
@@ -98,7 +80,7 @@ def init_segmentor(config: Union[str, os.PathLike, Config], checkpoint: Optional
         raise ConfigError(f'config {config.filename or ""} has no "model"')
     config.model.pretrained = None
     config.model.train_cfg = None
-    device = _check_device(device)
+    device = select_device(device)
     model = build_segmentor_from_checkpoint(config, checkpoint, _test_dataset_class(config), unsafe_load=unsafe_load)
     model.cfg = config
     return model.to(device).eval()

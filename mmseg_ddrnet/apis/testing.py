@@ -18,9 +18,10 @@ from ..evaluation import multi_gpu_test, single_gpu_test
 from ..export import ONNXRuntimeSegmentor
 from ..utils import ConfigError, print_log, warn_once
 from ..utils.dist import get_dist_info
-from ..utils.env import setup_multi_processes
+from ..utils.set_env import setup_multi_processes
 from ..utils.io import atomic_write
 from ..visualization import resolve_show
+from .config_checks import adopt_head_ignore_index, check_model_against_dataset
 
 METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -81,6 +82,7 @@ def load_test_config(config: str, cfg_options: Optional[dict] = None, aug_test: 
     """The config with ``cfg_options`` merged, set up for testing: multi-processing settings, no pretrained
     weights nor train_cfg, ``data.test.test_mode``; ``aug_test``: the multi-scale (0.5-1.75) and flip test."""
     cfg = load_config_file(config, cfg_options)
+    adopt_head_ignore_index(cfg)
     setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads
     if aug_test:
         aug = _multi_scale_flip_aug(cfg.data.test.pipeline, config)
@@ -126,6 +128,7 @@ def test_and_report(options: OutputOptions, cfg: Config, dataset: Any, model: to
                     distributed: bool = False) -> Optional[dict]:
     """Run the test loop in the mode the options ask for, then on rank 0 write ``--out``, evaluate ``--eval``
     (metrics JSON in the work dir) and report formatted results. Returns the metrics (rank 0, ``--eval``)."""
+    check_model_against_dataset(model, dataset)
     eval_kwargs = dict(options.eval_options or {})
     if eval_kwargs.pop('efficient_test', False):
         warn_once('efficient_test=True has no effect: evaluation is memory-efficient by default')

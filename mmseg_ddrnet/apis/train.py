@@ -1,4 +1,5 @@
 """``train_segmentor`` (mmseg 0.x): data loaders, device placement / DDP, optimizer, runner, hooks, resume."""
+import inspect
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -10,13 +11,14 @@ from ..engine.hooks import DistEvalHook, EvalHook, SignalHook
 from ..datasets import build_dataloader, build_dataset, loader_args
 from ..engine.amp import build_mixed_precision
 from ..checkpoint import find_latest_checkpoint, load_checkpoint
-from ..utils.dist import get_device
+from ..utils.device import process_device
 from ..engine.optimizer import build_optimizer
 from ..engine.rng import init_random_seed, set_random_seed
 from ..models.utils import revert_sync_batchnorm
 from ..engine.runner import build_runner
 from ..utils import ConfigError, get_root_logger, warn_once
 from ..version import __version__
+from .config_checks import check_model_against_dataset
 
 __all__ = ['train_segmentor', 'init_random_seed', 'set_random_seed', 'find_latest_checkpoint']
 
@@ -33,19 +35,23 @@ def _loader_cfgs(cfg: Any, distributed: bool) -> Tuple[Dict[str, Any], Dict[str,
 
 def _place_model(model: nn.Module, cfg: Any, distributed: bool) -> Tuple[nn.Module, torch.device]:
     """The model on its device, wrapped in DDP when distributed."""
-    if distributed or not torch.cuda.is_available():
-        device = get_device()
-    else:
-        device = torch.device('cuda', (cfg.get('gpu_ids') or [0])[0])
+    device = process_device((cfg.get('gpu_ids') or [0])[0], distributed)
     model = model.to(device)
     if distributed and device.type == 'cpu' and any(isinstance(m, nn.SyncBatchNorm) for m in model.modules()):
         warn_once('SyncBN cannot sync CPU processes under DDP: each process normalises with its own batch')
         model = revert_sync_batchnorm(model)
     if distributed:
         model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == 'cuda' else None, broadcast_buffers=False,
+            model, device_ids=[device.index] if device.type == 'cuda' else None, **_NO_FORWARD_BUFFER_SYNC,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     return model, device
+
+
+# mmcv 1.x's MMDistributedDataParallel(broadcast_buffers=False): buffers synced from rank 0 when wrapping, not at
+# every forward. torch >= 2.13 spells it forward_sync_buffers=False (broadcast_buffers is deprecated there).
+_NO_FORWARD_BUFFER_SYNC = (dict(forward_sync_buffers=False)
+                           if 'forward_sync_buffers' in inspect.signature(DistributedDataParallel).parameters
+                           else dict(broadcast_buffers=False))
 
 
 # optimizer_config types: the hook that runs the step, and whether the type turns fp16 on
@@ -88,9 +94,12 @@ def _runner_cfg(cfg: Any) -> dict:
                               'max_iters=160000)) nor the legacy total_iters')
         warn_once('config: total_iters is deprecated; use runner=dict(type="IterBasedRunner", max_iters=...)')
         return dict(type='IterBasedRunner', max_iters=cfg.total_iters)
-    if cfg.get('total_iters') is not None:
-        raise ConfigError('config: set runner.max_iters or total_iters, not both')
-    return dict(cfg.runner)
+    runner = dict(cfg.runner)
+    total_iters = cfg.get('total_iters')
+    if total_iters is not None and total_iters != runner.get('max_iters'):
+        # mmseg 0.x: the legacy total_iters is read only when there is no runner section
+        warn_once(f'config: total_iters={total_iters} is ignored; runner={runner} is used (as mmseg 0.x)')
+    return runner
 
 
 def _checkpoint_meta(cfg: Any, dataset: Any, extra: dict) -> Dict[str, Any]:
@@ -115,6 +124,7 @@ def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool 
     _check_unsupported(cfg)
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets: List[Any] = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
+    check_model_against_dataset(model, datasets[0])
     train_loader_cfg, val_loader_cfg = _loader_cfgs(cfg, distributed)
     data_loaders = [build_dataloader(ds, **train_loader_cfg) for ds in datasets]
     model, device = _place_model(model, cfg, distributed)

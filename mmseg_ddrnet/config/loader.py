@@ -24,6 +24,7 @@ import uuid
 from typing import Any, Dict, List, Tuple, Union
 
 from ..utils.errors import ConfigError
+from ..utils.misc import openmmlab_import_hint
 from ..utils.logging import warn_once
 from .config_dict import ConfigDict
 from .merge import merge_a_into_b
@@ -166,7 +167,7 @@ def _exec_python(tree: ast.Module, path: str, base_vars: 'BaseVariables') -> Con
                 if err.name in base_vars.base_names else '')
         raise _user_code_error(err, path, hint) from err
     except Exception as err:  # noqa: BLE001 - any error in user code is reported with its line
-        raise _user_code_error(err, path) from err
+        raise _user_code_error(err, path, openmmlab_import_hint(err)) from err
     return ConfigDict({name: value for name, value in namespace.items()
                        if not name.startswith('__') and not isinstance(value, _DROPPED_TYPES)})
 

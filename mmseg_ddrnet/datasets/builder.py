@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..registry import DATASETS, build_from_cfg
 from ..utils import ConfigError
+from ..utils.set_env import opencv_worker_threads, setup_worker_threads
 from .dataset_wrappers import ConcatDataset, RepeatDataset
 from .samplers import SeededSampler
 
@@ -53,12 +54,15 @@ def build_dataset(cfg, default_args: Optional[dict] = None) -> Dataset:
     return build_from_cfg(cfg, DATASETS, default_args)
 
 
-def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
-    """Seed ``np.random``, ``random`` and torch in each worker from (seed, rank, worker id), as mmseg 0.x."""
+def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int,
+                   opencv_threads: Optional[int] = None) -> None:
+    """Seed ``np.random``, ``random`` and torch in each worker from (seed, rank, worker id), as mmseg 0.x, and
+    apply the config's ``opencv_num_threads`` (``opencv_threads``; see :mod:`mmseg_ddrnet.utils.set_env`)."""
     worker_seed = (num_workers * rank + worker_id + seed) % 2 ** 32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
     torch.manual_seed(worker_seed)
+    setup_worker_threads(opencv_threads)
 
 
 def _dist_info(dist: bool):
@@ -94,8 +98,8 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
     batch_size = samples_per_gpu if dist else num_gpus * samples_per_gpu
     num_workers = workers_per_gpu if dist else num_gpus * workers_per_gpu
     sampler = SeededSampler(dataset, world_size, rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
-    init_fn = partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=sampler.seed) \
-        if num_workers > 0 else None
+    init_fn = partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=sampler.seed,
+                      opencv_threads=opencv_worker_threads()) if num_workers > 0 else None
     try:
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                           collate_fn=collate, pin_memory=pin_memory, drop_last=drop_last, worker_init_fn=init_fn,

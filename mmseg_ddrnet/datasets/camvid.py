@@ -8,7 +8,8 @@ CAMVID_VOID = 11
 
 @DATASETS.register_module()
 class CamVidDataset(CustomDataset):
-    """CamVid with 11 classes (Sky … Bicyclist); the void label 11 is mapped to the ignore index 255.
+    """CamVid with 11 classes (Sky … Bicyclist); the void label 11 is mapped to the ignore index (255 by default;
+    with ``ignore_index=11``, as mmseg 0.x CamVid configs set, the void label stays 11).
 
     Images and label maps are ``.png`` files with identical names in ``img_dir`` and ``ann_dir``.
     """
@@ -21,4 +22,5 @@ class CamVidDataset(CustomDataset):
                  'data.train.data_root etc. with --cfg-options')
 
     def __init__(self, img_suffix: str = '.png', seg_map_suffix: str = '.png', **kwargs):
+        self.LABEL_MAP = {CAMVID_VOID: kwargs.get('ignore_index', 255)}
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)

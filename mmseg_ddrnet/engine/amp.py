@@ -5,6 +5,8 @@ from typing import Any, ContextManager, Dict, Optional, Union
 import torch
 
 from ..utils import ConfigError, warn_once
+from ..utils.checks import is_number
+from ..utils.device import select_device
 
 
 class MixedPrecision:
@@ -18,7 +20,7 @@ class MixedPrecision:
 
     def __init__(self, device: torch.device, enabled: bool = False,
                  loss_scale: Union[str, float, Dict[str, Any]] = 'dynamic'):
-        self.device = torch.device(device)
+        self.device = select_device(device)
         self.enabled = enabled
         self.dtype = torch.float16 if self.device.type == 'cuda' else torch.bfloat16
         self.static_scale: Optional[float] = None
@@ -31,7 +33,7 @@ class MixedPrecision:
     def _build_scaler(self, loss_scale: Union[str, float, Dict[str, Any]]) -> torch.amp.GradScaler:
         if loss_scale == 'dynamic':
             return torch.amp.GradScaler('cuda')
-        if isinstance(loss_scale, (int, float)) and not isinstance(loss_scale, bool) and loss_scale > 0:
+        if is_number(loss_scale) and loss_scale > 0:
             self.static_scale = float(loss_scale)
             return torch.amp.GradScaler('cuda', init_scale=self.static_scale)
         if isinstance(loss_scale, dict):

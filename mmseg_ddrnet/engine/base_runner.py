@@ -14,7 +14,8 @@ from ..checkpoint import (LATEST, extract_state_dict, get_state_dict, link_check
 from ..models import run_train_step
 from ..registry import HOOKS, build_from_cfg
 from ..utils import CheckpointError, ConfigError, NumericalError, get_root_logger
-from ..utils.dist import get_device, get_dist_info, in_process_group, is_distributed, to_device, unwrap_model
+from ..utils.device import select_device, to_device
+from ..utils.dist import get_dist_info, in_process_group, is_distributed, unwrap_model
 from .amp import MixedPrecision
 from .hooks import Hook, get_priority
 from .log_buffer import LogBuffer
@@ -48,7 +49,7 @@ class BaseRunner:
         os.makedirs(self.work_dir, exist_ok=True)
         self.logger = logger or get_root_logger()
         self.meta = dict(meta or {})
-        self.device = torch.device(device) if device is not None else get_device()
+        self.device = select_device(device)
         self.amp = amp or MixedPrecision(self.device, enabled=False)
         self.rank, self.world_size = get_dist_info()
         self.timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())

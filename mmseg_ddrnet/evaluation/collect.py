@@ -10,6 +10,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..utils.device import get_device
+
 DIST_TEST_DIR = '.dist_test'
 
 
@@ -59,9 +61,8 @@ def first_occurrences(batches: List[List[int]], rank: int) -> List[List[bool]]:
 
 
 def reduce_device() -> torch.device:
-    if dist.get_backend() == 'nccl':
-        return torch.device('cuda', torch.cuda.current_device())
-    return torch.device('cpu')
+    """Where collective tensors live: this process's GPU under nccl, else the CPU."""
+    return get_device() if dist.get_backend() == 'nccl' else torch.device('cpu')
 
 
 def all_reduce_sum(summed: Optional[np.ndarray], num_classes: Optional[int]) -> np.ndarray:

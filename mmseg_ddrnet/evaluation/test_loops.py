@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..utils.dist import model_device, to_device
+from ..utils.device import model_device, to_device
 from ..utils import ConfigError, warn_once
 from ..utils.faults import fault_point
 from ..visualization import model_palette, paint_batch

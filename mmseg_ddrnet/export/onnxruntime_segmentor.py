@@ -116,7 +116,8 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
 
     def aug_test(self, imgs: List[torch.Tensor], img_metas: List[List[dict]], rescale: bool = True
                  ) -> List[np.ndarray]:
-        """Label maps from the softmax probabilities averaged over the augmentations (needs logits)."""
+        """Label maps from the softmax probabilities averaged over the augmentations (their sum divided by their
+        number, as mmseg 0.x; needs logits)."""
         if self.outputs_labels:
             raise ConfigError(f'{self.onnx_file} outputs label maps (--with-argmax): test-time augmentation '
                               'needs an export with logits')
@@ -127,7 +128,7 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
             _check_same_meta(metas)
             p = F.softmax(self._outputs_at(img, metas, True), dim=1)
             probs = p if probs is None else probs + p
-        return list(probs.argmax(dim=1).numpy())
+        return list((probs / len(imgs)).argmax(dim=1).numpy())
 
 
 def _check_same_meta(metas: List[dict]) -> None:

@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from ..utils import ConfigError
 from ..utils.cpu_memory import retain_freed_memory
+from ..utils.device import model_device, select_device
 
 #: ``--precision`` names and their dtypes.
 PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -44,11 +45,11 @@ def prepare_for_inference(model: nn.Module, precision: str = 'fp32', fuse_conv_b
     if memory_format not in MEMORY_FORMATS:
         raise ConfigError(f'memory_format must be one of {MEMORY_FORMATS}, got {memory_format!r}')
     if device is not None:
-        model.to(device)
-    model_device = _device(model)
-    if precision == 'fp16' and model_device.type != 'cuda':
+        model.to(select_device(device))
+    placed = model_device(model)
+    if precision == 'fp16' and placed.type != 'cuda':
         raise ConfigError('precision fp16 is for CUDA; on CPU use bf16 (or fp32)')
-    if retain_memory and model_device.type == 'cpu':
+    if retain_memory and placed.type == 'cpu':
         retain_freed_memory()
     model.eval()
     if fuse_conv_bn:
@@ -61,11 +62,6 @@ def prepare_for_inference(model: nn.Module, precision: str = 'fp32', fuse_conv_b
     if compile:
         _compile(model)
     return model
-
-
-def _device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device('cpu')
 
 
 def _compile(model: nn.Module) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..utils import ConfigError, DataError
+from ..utils.checks import is_int
 
 Size = Union[int, Sequence[int]]
 
@@ -108,7 +109,7 @@ def check_confusion_inputs(pred, label, num_classes: int) -> Tuple[torch.Tensor,
     """Validated, flattened ``(pred, label)`` tensors for :func:`confusion_matrix`."""
     op = 'confusion_matrix'
     pred, label = as_index_tensor(op, 'pred', pred), as_index_tensor(op, 'label', label)
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise DataError(f'{op}: num_classes must be a positive int, got {num_classes!r}')
     squeeze = [s for s in pred.shape if s != 1], [s for s in label.shape if s != 1]
     if squeeze[0] != squeeze[1]:

@@ -1,11 +1,14 @@
-"""Type checks of config values: a wrong type is a :class:`ConfigError` naming the key and the type expected.
+"""Argument checks of every layer: a wrong value is a :class:`ConfigError` naming the key and what was expected.
+
+The generic predicates (:func:`is_int`, :func:`is_number`, :func:`as_int_pair`) and :func:`check` live here, the
+one home of such checks; the pipelines, the models, the engine and the ops word their own messages with them.
 
 A value given with ``--cfg-options`` that the parser could not read as a Python literal arrives as a
 string (``model.train_cfg={}`` is the string ``'{}'``, as in mmcv); these checks turn such values into
 one-line errors at the constructor that receives them, instead of a failure deep inside.
 """
 import numbers
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 from .errors import ConfigError
 
@@ -31,6 +34,27 @@ def is_int(value: Any) -> bool:
 def is_number(value: Any) -> bool:
     """A real number that is not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check(ok: bool, message: str) -> None:
+    """Raise ``ConfigError(message)`` unless ``ok``."""
+    if not ok:
+        raise ConfigError(message)
+
+
+def as_int_pair(value: Any) -> Optional[Tuple[int, int]]:
+    """``value`` as ``(a, a)`` for a positive int, or its two positive ints for a pair; None otherwise."""
+    pair = (value, value) if is_int(value) else tuple(value) if isinstance(value, (list, tuple)) else ()
+    if len(pair) != 2 or not all(is_int(v) and v > 0 for v in pair):
+        return None
+    return int(pair[0]), int(pair[1])
+
+
+def int_pair(value: Any, name: str) -> Tuple[int, int]:
+    """:func:`as_int_pair` of ``value``; :class:`ConfigError` naming ``name`` when it is neither."""
+    pair = as_int_pair(value)
+    check(pair is not None, f'{name} must be a positive int or a pair of them, got {value!r}')
+    return pair
 
 
 def check_bool(owner: str, key: str, value: Any) -> bool:

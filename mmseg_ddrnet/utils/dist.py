@@ -1,4 +1,5 @@
-"""Distributed helpers: process-group setup for torchrun / slurm / mpirun, rank info, device moves and barriers."""
+"""Distributed helpers: process-group setup for torchrun / slurm / mpirun, rank info, barriers, dead ranks
+(device placement: :mod:`.device`)."""
 import contextlib
 import datetime
 import functools
@@ -6,7 +7,7 @@ import os
 import socket
 import subprocess
 import time
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -14,8 +15,10 @@ import torch.distributed as dist
 from torch import nn
 
 from .errors import ConfigError, DistributedError
+from .logging import warn_once
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+DIST_PARAMS_KEYS = ('backend', 'port', 'timeout')  # the dist_params keys init_dist reads
 TIMEOUT_ENV = 'MMSEG_DDRNET_DIST_TIMEOUT'
 DEFAULT_TIMEOUT_S = 300.0
 # (host, pid) of every rank, gathered once the process group exists: names the rank that died
@@ -41,6 +44,28 @@ def collective_timeout(timeout: Optional[float] = None) -> float:
     if not value > 0:
         raise ConfigError(f'{source} must be a positive number of seconds, got {timeout!r}')
     return value
+
+
+def dist_init_args(dist_params: Optional[dict] = None, backend: Optional[str] = None) -> Dict[str, Any]:
+    """The keyword arguments of :func:`init_dist` (``backend``, ``port``, ``timeout``) from a config's
+    ``dist_params`` and a ``--dist-backend`` (``backend``, which wins and is taken as given).
+
+    ``dist_params.backend='nccl'`` (the 0.x configs' value) becomes ``gloo``, with a warning, where CUDA is not
+    available; no backend anywhere means :func:`default_backend`. Other ``dist_params`` keys are ignored with a
+    warning (the rendezvous comes from the launcher's environment: ``init_method='env://'``).
+    """
+    params = dict(dist_params or {})
+    ignored = sorted(set(params) - set(DIST_PARAMS_KEYS))
+    if ignored:
+        warn_once(f'dist_params: {ignored} ignored (read: {", ".join(DIST_PARAMS_KEYS)})')
+    if backend is None:
+        backend = params.get('backend') or default_backend()
+        if backend == 'nccl' and not torch.cuda.is_available():
+            warn_once('dist_params.backend is nccl but CUDA is not available: using gloo')
+            backend = 'gloo'
+    args: Dict[str, Any] = {key: params[key] for key in ('port', 'timeout') if params.get(key) is not None}
+    args['backend'] = backend
+    return args
 
 
 def init_dist(launcher: str, backend: Optional[str] = None, port: Optional[int] = None,
@@ -183,35 +208,11 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return holder[0]
 
 
-def get_device() -> torch.device:
-    """The device of this process: its local GPU when CUDA is available, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device('cuda', torch.cuda.current_device())
-    return torch.device('cpu')
-
-
-def to_device(data: Any, device: torch.device) -> Any:
-    """``data`` with every tensor (in nested dicts, lists and tuples) moved to ``device``."""
-    if isinstance(data, torch.Tensor):
-        return data.to(device, non_blocking=True)
-    if isinstance(data, dict):
-        return {key: to_device(value, device) for key, value in data.items()}
-    if isinstance(data, (list, tuple)) and not hasattr(data, '_fields'):
-        return type(data)(to_device(value, device) for value in data)
-    return data
-
-
 def unwrap_model(model: nn.Module) -> nn.Module:
     """The module inside (possibly nested) ``DataParallel`` / ``DistributedDataParallel`` wrappers."""
     while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
         model = model.module
     return model
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of ``model``'s first parameter (the CPU for a model without parameters)."""
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device('cpu')
 
 
 # ---------------------------------------------------------------------------------------------- dead ranks
@@ -289,16 +290,6 @@ def named_collective_failures() -> Iterator[None]:
             f'rank {rank}: a collective operation {reason} ({describe_dead_ranks()}); stopping this rank '
             f'(collective timeout {_TIMEOUT_S or DEFAULT_TIMEOUT_S:g} s, dist_params.timeout or {TIMEOUT_ENV}). '
             f'Backend: {detail[:200]}') from err
-
-
-def check_gpu_id(gpu_id: int) -> None:
-    """:class:`ConfigError` when ``--gpu-id`` names no visible CUDA device (on a machine without CUDA only a
-    negative id is an error: the CPU is used)."""
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if gpu_id < 0 or (count and gpu_id >= count):
-        visible = os.environ.get('CUDA_VISIBLE_DEVICES')
-        raise ConfigError(f'--gpu-id {gpu_id}: {count} CUDA device(s) visible (ids 0..{max(count - 1, 0)})'
-                          + (f', CUDA_VISIBLE_DEVICES={visible}' if visible is not None else ''))
 
 
 def allreduce_buffers(model: torch.nn.Module) -> None:

@@ -92,22 +92,3 @@ def _mmcv_ext_info() -> str:
 
 def format_env(env: Dict[str, str]) -> str:
     return '\n'.join(f'{key}: {value}' for key, value in env.items())
-
-
-def setup_multi_processes(cfg) -> None:
-    """Apply the config's ``mp_start_method`` and ``opencv_num_threads`` (mmseg 0.x keys), when set.
-
-    mmseg 0.x applies ``fork`` and 0 OpenCV threads when the keys are absent; here an absent key leaves Python's
-    start method and OpenCV's thread pool alone (``fork`` is Linux's default anyway).
-    """
-    import multiprocessing as mp
-    method = cfg.get('mp_start_method')
-    if method is not None:
-        if method not in mp.get_all_start_methods():
-            from .errors import ConfigError
-            raise ConfigError(f'mp_start_method must be one of {mp.get_all_start_methods()}, got {method!r}')
-        mp.set_start_method(method, force=True)
-    threads = cfg.get('opencv_num_threads')
-    if threads is not None:
-        import cv2
-        cv2.setNumThreads(int(threads))

@@ -96,15 +96,16 @@ def test_inference_resizes_back_to_the_original_size(tmp_path):
     results = inference_segmentor(model, [_image(48, 64), _image(30, 50, seed=1)])
     assert [r.shape for r in results] == [(48, 64), (30, 50)]
     assert all(r.min() >= 0 and r.max() < 5 for r in results)
-    # by hand for the first: halved to 32x24 (cv2 bilinear); the 1/8 logits (3x4) bilinearly resized straight
-    # to 48x64 (one resize, as simple_test does; mmseg 0.x resizes to 32x24 first), argmax
+    # by hand for the first: halved to 32x24 (cv2 bilinear); the 1/8 logits (3x4) bilinearly resized to the
+    # input's 24x32, then to 48x64 (mmseg 0.x's order), argmax
     small = cv2.resize(_image(48, 64), (32, 24), interpolation=cv2.INTER_LINEAR)
     x = torch.from_numpy(((small[..., ::-1].astype(np.float32) - MEAN) / STD).transpose(2, 0, 1).copy())[None]
     with torch.no_grad():
         low = model.decode_head(model.extract_feat(x.float()))
-        expected = F.interpolate(low, size=(48, 64), mode='bilinear', align_corners=False).argmax(1)[0].numpy()
+        at_input = F.interpolate(low, size=(24, 32), mode='bilinear', align_corners=False)
+        expected = F.interpolate(at_input, size=(48, 64), mode='bilinear', align_corners=False).argmax(1)[0].numpy()
     assert low.shape[2:] == (3, 4)
-    assert (results[0] == expected).mean() > 0.999  # ties at most
+    np.testing.assert_array_equal(results[0], expected)
 
 
 def test_inference_errors(segmentor, tmp_path):

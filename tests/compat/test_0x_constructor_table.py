@@ -13,7 +13,7 @@ from torch import nn
 
 from compat_utils import REPO
 from mmseg_ddrnet.config import Config
-from mmseg_ddrnet.utils.env import setup_multi_processes
+from mmseg_ddrnet.utils.set_env import setup_multi_processes
 from mmseg_ddrnet.models import build_segmentor
 from mmseg_ddrnet.utils import ConfigError
 

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from mmseg_ddrnet.apis.train import find_latest_checkpoint
 from mmseg_ddrnet.engine.hooks import Hook, get_priority
 from mmseg_ddrnet.engine import IterLoader, build_mixed_precision
-from mmseg_ddrnet.utils.dist import to_device
+from mmseg_ddrnet.utils.device import to_device
 from mmseg_ddrnet.engine.base_runner import BaseRunner
 from mmseg_ddrnet.checkpoint import save_checkpoint
 from mmseg_ddrnet.engine.data_iter import epoch_iterator

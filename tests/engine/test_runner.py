@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import toy
+from mmseg_ddrnet.apis import train as train_module
 from mmseg_ddrnet.apis.train import train_segmentor
 from mmseg_ddrnet.config import Config
 from mmseg_ddrnet.datasets import build_dataset
@@ -216,5 +217,16 @@ def test_legacy_total_iters_out_dir_no_optimizer_and_save_best_auto(tmp_path, to
     ckpt = torch.load(out_dir / 'iter_2.pth', weights_only=True)
     assert 'optimizer' not in ckpt and ckpt['meta']['iter'] == 2
     assert sorted(os.listdir(out_dir)) == ['best_aAcc_iter_2.pth', 'iter_1.pth', 'iter_2.pth', 'latest.pth']
-    with pytest.raises(ConfigError, match='not both'):
-        train(tmp_path, toy_data, total_iters=2)
+
+
+def test_total_iters_next_to_a_runner_is_ignored_with_a_warning_as_mmseg(tmp_path, toy_data, monkeypatch):
+    seen = []
+    monkeypatch.setattr(train_module, 'warn_once', seen.append)
+    work_dir, _ = train(tmp_path, toy_data, validate=False, runner=dict(type='IterBasedRunner', max_iters=2),
+                        total_iters=5)
+    assert [line['iter'] for line in read_json_log(work_dir) if line.get('mode') == 'train'] == [1, 2]
+    assert any('total_iters=5 is ignored' in msg and 'max_iters' in msg for msg in seen)
+    seen.clear()
+    train(tmp_path / 'same', toy_data, validate=False, runner=dict(type='IterBasedRunner', max_iters=2),
+          total_iters=2)
+    assert not [msg for msg in seen if 'total_iters' in msg]  # agreeing values: nothing to say

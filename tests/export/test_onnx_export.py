@@ -168,6 +168,20 @@ def test_aug_test_averages_scales_and_flips_like_pytorch(tiny, dynamic_onnx):
     assert out.shape == ref.shape == (48, 64) and (out == ref).mean() >= 0.999
 
 
+def test_aug_test_divides_the_summed_probabilities_by_the_number_of_augmentations(dynamic_onnx, monkeypatch):
+    from types import SimpleNamespace
+    from mmseg_ddrnet.export import onnxruntime_segmentor
+    a, b = 0.7501220107078552, 0.7501220703125  # adjacent float32 values with a / 3 == b / 3
+    assert torch.tensor(a) < torch.tensor(b) and torch.tensor(a) / 3 == torch.tensor(b) / 3
+    ort = ONNXRuntimeSegmentor(str(dynamic_onnx))
+    outputs = iter([torch.tensor([a, b]).view(1, 2, 1, 1)] + [torch.zeros(1, 2, 1, 1)] * 2)
+    monkeypatch.setattr(ort, '_outputs_at', lambda img, metas, rescale: next(outputs))
+    monkeypatch.setattr(onnxruntime_segmentor, 'F', SimpleNamespace(softmax=lambda x, dim: x))  # the sums as given
+    # (a, b) / 3 ties: argmax takes the first class, as mmseg 0.x; the undivided sum would give class 1
+    meta = dict(ori_shape=(1, 1, 3), img_shape=(1, 1, 3))
+    assert ort.aug_test([torch.zeros(1, 3, 8, 8)] * 3, [[meta]] * 3)[0].item() == 0
+
+
 def test_aug_test_needs_logits(argmax_onnx):
     model = ONNXRuntimeSegmentor(str(argmax_onnx))
     with pytest.raises(ConfigError, match='with-argmax'):

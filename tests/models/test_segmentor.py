@@ -106,9 +106,9 @@ def test_simple_test_matches_the_probability_path(model, meta):
     labels = model.simple_test(img, metas)
     probs = model.inference(img, metas, rescale=True)
     assert [l.shape for l in labels] == [meta['ori_shape'][:2]] * 2 and labels[0].dtype == np.int64
-    agree = np.mean([np.mean(l == p) for l, p in zip(labels, probs.argmax(1).numpy())])
-    # the fast path resizes the low-res logits once, straight to ori_shape; the probability path twice
-    assert agree == 1.0 if meta['ori_shape'] == (48, 64, 3) or meta['pad_shape'] != meta['img_shape'] else agree > 0.98
+    # both resize as mmseg 0.x (to the input size, crop, to ori_shape); the fast path fuses the last resize
+    for label, prob in zip(labels, probs.argmax(1).numpy()):
+        np.testing.assert_array_equal(label, prob)
 
 
 @torch.no_grad()

@@ -7,7 +7,7 @@ import torch
 
 from ...registry import PIPELINES
 from ...utils import ConfigError
-from .arg_checks import check as _check
+from ...utils.checks import check as _check
 
 DEFAULT_META_KEYS = ('filename', 'ori_filename', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor', 'flip',
                      'flip_direction', 'img_norm_cfg')

@@ -10,9 +10,7 @@ import numpy as np
 
 from ...registry import PIPELINES
 from ...utils import ConfigError, DataError
-from .arg_checks import check as _check
-from .arg_checks import int_pair as _int_pair
-from .arg_checks import is_number as _is_number
+from ...utils.checks import check as _check, int_pair as _int_pair, is_number as _is_number
 
 _LEVELS = np.arange(256, dtype=np.float32)
 

@@ -6,6 +6,7 @@ from torch import nn
 
 from ...registry import HOOKS
 from ...utils import ConfigError
+from ...utils.checks import is_int
 from ...utils.dist import unwrap_model
 from .hook import Hook
 
@@ -34,7 +35,7 @@ class EMAHook(Hook):
 
     def __init__(self, momentum: float = 0.0002, interval: int = 1, warm_up: int = 100,
                  resume_from: Optional[str] = None):
-        if not isinstance(interval, int) or isinstance(interval, bool) or interval <= 0:
+        if not is_int(interval) or interval <= 0:
             raise ConfigError(f'EMAHook: interval must be a positive int, got {interval!r}')
         if not 0 < momentum < 1:
             raise ConfigError(f'EMAHook: momentum must be in (0, 1), got {momentum!r}')

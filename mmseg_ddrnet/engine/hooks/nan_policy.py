@@ -17,6 +17,7 @@ import torch.distributed as dist
 from torch.nn.utils import get_total_norm
 
 from ...utils import ConfigError, NumericalError
+from ...utils.checks import is_int
 from ...utils.dist import in_process_group
 
 ACTIONS = ('stop', 'skip')
@@ -35,7 +36,7 @@ class NanPolicy:
     def __init__(self, action: str = 'stop', max_consecutive: int = 10):
         if action not in ACTIONS:
             raise ConfigError(f'nan_policy.action must be one of {ACTIONS}, got {action!r}')
-        if not isinstance(max_consecutive, int) or isinstance(max_consecutive, bool) or max_consecutive < 1:
+        if not is_int(max_consecutive) or max_consecutive < 1:
             raise ConfigError(f'nan_policy.max_consecutive must be a positive int, got {max_consecutive!r}')
         self.action = action
         self.max_consecutive = max_consecutive

@@ -13,6 +13,7 @@ from torch.nn.utils import clip_grad_norm_
 
 from ...registry import HOOKS
 from ...utils import ConfigError
+from ...utils.checks import is_int
 from .hook import Hook
 from .nan_policy import NanPolicy
 
@@ -93,7 +94,7 @@ class GradientCumulativeOptimizerHook(OptimizerHook):
 
     def __init__(self, cumulative_iters: int = 1, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(cumulative_iters, int) or isinstance(cumulative_iters, bool) or cumulative_iters <= 0:
+        if not is_int(cumulative_iters) or cumulative_iters <= 0:
             raise ConfigError(f'optimizer_config.cumulative_iters must be a positive int, got {cumulative_iters!r}')
         self.cumulative_iters = cumulative_iters
         self.remainder_iters = 0

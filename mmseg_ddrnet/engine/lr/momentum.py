@@ -13,10 +13,10 @@ The policies are mmcv's ``*MomentumUpdaterHook`` family; each drives ``momentum`
 optimizer's state dict). Warmup *divides* the regular momentum by the lr warmup factor (mmcv's rule, default
 ``warmup_ratio`` 0.9). The regular shapes are the lr policies' own (:mod:`.policies`).
 """
-import numbers
 from typing import Dict, List, Optional, Sequence, Union
 
 from ...utils import ConfigError
+from ...utils.checks import is_number
 from .base import WARMUP_TYPES, LrSchedule, warmup_factor
 from .policies import ANNEAL_FUNCS, CosineAnnealingLr, CyclicLr, LinearAnnealingLr, StepLr
 
@@ -114,7 +114,7 @@ def _per_group(name: str, value: Union[float, list, dict], num_groups: int, opti
             raise _error('OneCycle', f'{name} has no entry for the optimizer {optimizer_name!r} '
                                      f'(keys: {sorted(value)})')
         value = value[optimizer_name]
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if is_number(value):
         return [float(value)] * num_groups
     if len(value) != num_groups:
         raise _error('OneCycle', f'{name} has {len(value)} values but the optimizer has {num_groups} '

@@ -21,10 +21,10 @@
 
 Like mmcv's lr hooks, ``Cyclic`` and ``OneCycle`` change the lr only (momentum is mmcv's ``momentum_config``).
 """
-import numbers
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ...utils import ConfigError
+from ...utils.checks import is_int, is_number as _is_number
 from ...registry import LR_SCHEDULES
 from .base import AnnealToMinLr, LrSchedule, annealing_cos, annealing_linear
 
@@ -34,10 +34,6 @@ ANNEAL_FUNCS: Dict[str, Callable[[float, float, float], float]] = {'cos': anneal
 
 def _error(policy: str, message: str) -> ConfigError:
     return ConfigError(f'lr_config (policy {policy!r}): {message}')
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _anneal_func(policy: str, anneal_strategy: str) -> Callable[[float, float, float], float]:
@@ -189,7 +185,7 @@ class CosineRestartLr(AnnealToMinLr):
     def __init__(self, periods: Sequence[int], restart_weights: Sequence[float] = (1,),
                  min_lr: Optional[float] = None, min_lr_ratio: Optional[float] = None, **kwargs):
         if not (isinstance(periods, (list, tuple)) and periods
-                and all(isinstance(p, int) and not isinstance(p, bool) and p > 0 for p in periods)):
+                and all(is_int(p) and p > 0 for p in periods)):
             raise _error(self.policy, f'periods must be a non-empty list of positive ints, got {periods!r}')
         if not (isinstance(restart_weights, (list, tuple)) and all(_is_number(w) for w in restart_weights)):
             raise _error(self.policy, f'restart_weights must be a list of numbers, got {restart_weights!r}')
@@ -247,7 +243,7 @@ class CyclicLr(LrSchedule):
                  gamma: float = 1, **kwargs):
         _check_iter_based(self.policy, by_epoch)
         self.target_ratio = _cyclic_target_ratio(self.policy, target_ratio)
-        if not isinstance(cyclic_times, int) or isinstance(cyclic_times, bool) or cyclic_times <= 0:
+        if not is_int(cyclic_times) or cyclic_times <= 0:
             raise _error(self.policy, f'cyclic_times must be a positive int, got {cyclic_times!r}')
         if not _is_number(step_ratio_up) or not 0 <= step_ratio_up < 1:
             raise _error(self.policy, f'step_ratio_up must be in [0, 1), got {step_ratio_up!r}')

@@ -126,8 +126,8 @@ class DAPPM(nn.Module):
         feats = [self.scales[0](x)]
         for scale, process in zip(self.scales[1:], self.processes):
             pooled = F.interpolate(scale(x), size=x.shape[2:], mode='bilinear', align_corners=False)
-            feats.append(process(pooled + feats[-1]))
-        return self.compression(torch.cat(feats, dim=1)) + self.shortcut(x)
+            feats.append(process(_sum_into(pooled, feats[-1])))
+        return _sum_into(self.compression(torch.cat(feats, dim=1)), self.shortcut(x))
 
 
 # ---------------------------------------------------------------------------------- network
@@ -228,22 +228,26 @@ class DDRNet(BaseModule):
         x_s = x_c = self.stem(x)  # stages 1-2, 1/8
         aux_feat = x_s
         for i in range(self.num_fusions):  # stage 3 (two halves in DDRNet-39) and stage 4
-            x_c = self.context_branch_layers[i](x_c if i == 0 else self.relu(x_c))
-            x_s = self.spatial_branch_layers[i](x_s if i == 0 else self.relu(x_s))
+            x_c = self.context_branch_layers[i](x_c if i == 0 else F.relu(x_c, inplace=True))
+            x_s = self.spatial_branch_layers[i](x_s if i == 0 else self._relu_fused(x_s, aux_feat))
             x_c, x_s = self.bilateral_fusion(i, x_c, x_s)
             if i == self.aux_fusion:
                 aux_feat = x_s
         # stage 5: a bottleneck per branch, DAPPM on the 1/64 context, summed at 1/8
-        x_s = self.spatial_branch_layers[-1](self.relu(x_s))
-        x_c = self.spp(self.context_branch_layers[-1](self.relu(x_c)))
-        return aux_feat, x_s + self._upsample(x_c, x_s)
+        x_s = self.spatial_branch_layers[-1](self._relu_fused(x_s, aux_feat))
+        x_c = self.spp(self.context_branch_layers[-1](F.relu(x_c, inplace=True)))
+        return aux_feat, _sum_into(self._upsample(x_c, x_s), x_s)
 
     def bilateral_fusion(self, i: int, x_c: torch.Tensor, x_s: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Fusion ``i`` (0-based): context += down(spatial); spatial += upsample(compress(context))."""
         compression = getattr(self, f'compression_{i + 1}')
         down = getattr(self, f'down_{i + 1}')
         low_to_high = self._upsample(compression(self.relu(x_c)), x_s)
-        return x_c + down(self.relu(x_s)), x_s + low_to_high
+        return _sum_into(down(self.relu(x_s)), x_c), _sum_into(low_to_high, x_s)
+
+    def _relu_fused(self, x_s: torch.Tensor, aux_feat: torch.Tensor) -> torch.Tensor:
+        # a fused spatial feature feeds only the next stage (ReLU in place), unless it is also the aux output
+        return self.relu(x_s) if x_s is aux_feat else F.relu(x_s, inplace=True)
 
     def _check_batch(self, x: torch.Tensor) -> None:
         # batch-normalises one pooled value per image
@@ -264,6 +268,12 @@ class DDRNet(BaseModule):
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
         return self
+
+
+def _sum_into(fresh: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """``fresh + other``, written into ``fresh``: a tensor just computed for this sum alone (an upsampled
+    or convolved branch, which autograd does not keep), so the sum costs no new buffer and one pass less."""
+    return fresh.add_(other)
 
 
 def _ordered(order: Sequence[str], **parts: nn.Module) -> List[nn.Module]:

@@ -133,6 +133,30 @@ def convert_official(state_dict: StateDict, imagenet: bool = False) -> 'OrderedD
     return out
 
 
+_OFFICIAL_STEM = re.compile(r'^(module\.)?(model\.)?conv1\.0\.weight$')
+_OFFICIAL_HEADS = ('final_layer.', 'seghead_extra.')
+
+
+def is_official_state_dict(state_dict: StateDict) -> bool:
+    """Whether the keys are the official code's (its stem ``conv1.0.weight``), DDP/HRNet-wrapped or not."""
+    return any(_OFFICIAL_STEM.match(key) for key in state_dict)
+
+
+def convert_official_backbone(state_dict: StateDict) -> Tuple['OrderedDict[str, torch.Tensor]', List[str]]:
+    """Backbone weights (our names, backbone-relative) of an official ImageNet or segmentation checkpoint.
+
+    A segmentation checkpoint (it has ``final_layer``) is converted whole and its heads are left out;
+    returns ``(backbone_state_dict, official names of the head tensors left out)``.
+    """
+    stripped = _strip_wrappers(state_dict)
+    heads = [key for key in stripped if key.startswith(_OFFICIAL_HEADS)]
+    if not heads:
+        return convert_official(state_dict, imagenet=True), []
+    converted = convert_official(state_dict)
+    backbone = OrderedDict((k[len('backbone.'):], v) for k, v in converted.items() if k.startswith('backbone.'))
+    return backbone, heads
+
+
 # -------------------------------------------------------------------------------------- mmseg → ours
 _DDRNET_PREFIXES = ('backbone.stem.', 'backbone.context_branch_layers.', 'backbone.spatial_branch_layers.',
                     'backbone.compression_', 'backbone.down_', 'backbone.spp.', 'decode_head.head.',

@@ -24,7 +24,9 @@ class EncoderDecoder(BaseSegmentor):
     """The encoder-decoder segmentor.
 
     Args:
-        backbone, decode_head: configs of the backbone and of the main head.
+        backbone, decode_head: configs of the backbone and of the main head. A backbone with a
+            ``check_heads(decode_head, auxiliary_heads)`` method is shown the built heads (``DualResNet``
+            compares its official head arguments with them).
         neck: config of a neck between them (none is registered in this package).
         auxiliary_head: config (or list of configs) of heads used for training losses only.
         train_cfg: handed to each head's ``forward_train`` as in mmseg 0.x; the built-in heads read no key
@@ -71,6 +73,9 @@ class EncoderDecoder(BaseSegmentor):
         self.test_cfg = check_test_cfg(test_cfg)
         heads = [self.decode_head] + (list(self.auxiliary_head) if isinstance(self.auxiliary_head, nn.ModuleList)
                                       else [self.auxiliary_head] if self.auxiliary_head is not None else [])
+        check_heads = getattr(self.backbone, 'check_heads', None)  # e.g. DualResNet's official head arguments
+        if check_heads is not None:
+            check_heads(self.decode_head, heads[1:])
         _warn_unread(owner, 'train_cfg', self.train_cfg, frozenset(), heads)
         _warn_unread(owner, 'test_cfg', self.test_cfg, _TEST_KEYS, heads)
         self.fused = False
@@ -178,29 +183,47 @@ class EncoderDecoder(BaseSegmentor):
 
     # ----------------------------------------------------------------------------- testing
     def simple_test(self, img: torch.Tensor, img_meta: List[dict], rescale: bool = True) -> List[np.ndarray]:
-        """One int64 label map per image (at ``ori_shape`` with ``rescale``, else at the input size)."""
+        """One int64 label map per image (at ``ori_shape`` with ``rescale``, else at the input size), flips undone.
+
+        The labels are those of mmseg 0.x's ``simple_test`` (see :meth:`label_map` for the order of resizes),
+        without materialising the full-size logits or probabilities where 0.x's order does not need them.
+        """
         if self.test_cfg['mode'] == 'slide':
-            return list(self.inference(img, img_meta, rescale).argmax(dim=1).cpu().numpy())
-        logits = self.decode_logits(img, img_meta)
-        return [self._label_map(logits[i:i + 1], img.shape[2:], meta, rescale) for i, meta in enumerate(img_meta)]
+            logits = self.slide_inference(img, img_meta, rescale=False)  # at the input size, as 0.x
+        else:
+            logits = self.decode_logits(img, img_meta)
+        return [self.label_map(logits[i:i + 1], img.shape[2:], meta, rescale)[0].cpu().numpy()
+                for i, meta in enumerate(img_meta)]
 
     def aug_test(self, imgs: List[torch.Tensor], img_metas: List[List[dict]], rescale: bool = True
                  ) -> List[np.ndarray]:
-        """Label maps from the probabilities averaged over the augmentations (scales, flips)."""
+        """Label maps from the probabilities averaged over the augmentations (scales, flips), as mmseg 0.x:
+        the sum of the :meth:`inference` outputs divided by the number of augmentations, then argmax."""
         if not rescale:
             raise ConfigError('aug_test needs rescale=True: the augmentations have different sizes')
-        probs = sum(self.inference(img, metas, rescale=True) for img, metas in zip(imgs, img_metas))
+        probs = self.inference(imgs[0], img_metas[0], rescale=True)
+        for img, metas in zip(imgs[1:], img_metas[1:]):
+            probs += self.inference(img, metas, rescale=True)
+        probs /= len(imgs)
         return list(probs.argmax(dim=1).cpu().numpy())
 
-    def _label_map(self, logits: torch.Tensor, input_size: Sequence[int], meta: dict, rescale: bool) -> np.ndarray:
-        """argmax of one image's low-resolution logits, resized straight to its target size."""
-        if not rescale:
-            return resize_argmax(logits, tuple(input_size), self.align_corners)[0].cpu().numpy()
-        img_h, img_w = meta_shape(meta, 'img_shape')
-        if (img_h, img_w) != tuple(input_size):  # padded: upsample to the input, then crop the padding
-            logits = self._resize(_at_least_float32(logits), input_size)[:, :, :img_h, :img_w]
-        label = resize_argmax(logits, meta_shape(meta, 'ori_shape'), self.align_corners)
-        return unflip(label[:, None], meta)[0, 0].cpu().numpy()
+    def label_map(self, logits: torch.Tensor, input_size: Sequence[int], meta: dict, rescale: bool = True
+                  ) -> torch.Tensor:
+        """One image's int64 1×H×W label map (flip undone) from its 1×C×h×w logits (the head's, or already at
+        the input size ``input_size``), in 0.x's order.
+
+        mmseg 0.x resizes the logits to the input size, crops the padding (``img_shape``) and resizes the rest to
+        ``ori_shape``. Here the last resize is fused with the argmax (``ops.resize_argmax``); when there is
+        nothing to crop or rescale (``rescale=False``, or input size = ``img_shape`` = ``ori_shape``) the only
+        resize, to the input size, is the fused one, so no full-size logits are stored.
+        """
+        input_size = tuple(input_size)
+        target = meta_shape(meta, 'ori_shape') if rescale else input_size
+        crop = meta_shape(meta, 'img_shape') if rescale else input_size
+        if crop != input_size or target != input_size:  # two resizes, as 0.x: the first one is materialised
+            logits = self._resize(_at_least_float32(logits), input_size)[:, :, :crop[0], :crop[1]]
+        label = resize_argmax(logits, target, self.align_corners)
+        return unflip(label[:, None], meta)[:, 0]
 
     def _unpad_and_rescale(self, seg_logit: torch.Tensor, meta: dict) -> torch.Tensor:
         img_h, img_w = meta_shape(meta, 'img_shape')

@@ -8,7 +8,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 
 from ...utils import ConfigError, DataError
-from ...utils.checks import check_str, describe
+from ...utils.checks import as_int_pair, check_str, describe
 
 CropLogits = Callable[[torch.Tensor], torch.Tensor]
 
@@ -20,12 +20,11 @@ def check_test_cfg(test_cfg: Optional[dict]) -> dict:
     if mode == 'slide':
         for key in ('crop_size', 'stride'):
             value = cfg.get(key)
-            pair = (value, value) if isinstance(value, int) else value
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2 or \
-                    not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
+            pair = as_int_pair(value)
+            if pair is None:
                 raise ConfigError(f"test_cfg: mode='slide' needs {key} as two positive ints (h, w), "
                                   f'got {describe(value)}')
-            cfg[key] = tuple(pair)
+            cfg[key] = pair
     return cfg
 
 

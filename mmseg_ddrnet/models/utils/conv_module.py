@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from ...registry import ACTIVATION_LAYERS
 from ...utils import ConfigError
-from ...utils.checks import type_error
+from ...utils.checks import is_number, type_error
 from .norm import build_norm_layer
 
 class Clamp(nn.Module):
@@ -63,7 +63,7 @@ def _check_arg_types(act_type: str, args: dict) -> None:
         if isinstance(default, bool):
             ok, expected = isinstance(value, bool), 'a bool (True or False)'
         elif isinstance(default, (int, float)):
-            ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), 'a number'
+            ok, expected = is_number(value), 'a number'
         elif isinstance(default, str):
             ok, expected = isinstance(value, str), 'a str'
         else:

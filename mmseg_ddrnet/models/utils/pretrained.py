@@ -2,8 +2,9 @@
 
 The checkpoint goes through the safe loader (``torch.load(weights_only=True)``) and is loaded non-strictly,
 as mmcv's ``PretrainedInit``. A module may declare ``pretrained_revise_keys`` (regex substitutions applied to
-the keys when no ``prefix`` is given; default: drop a DDP ``module.`` prefix) and ``pretrained_hint`` (how to
-get the weights, shown when the file is missing).
+the keys when no ``prefix`` is given; default: drop a DDP ``module.`` prefix), ``pretrained_hint`` (how to
+get the weights, shown when the file is missing) and ``convert_pretrained(state_dict)`` (turns a foreign key
+layout into its own; applied first, e.g. official DDRNet checkpoints for ``DualResNet``).
 """
 import os
 import re
@@ -32,6 +33,12 @@ def load_pretrained(module: nn.Module, checkpoint: str, prefix: Optional[str] = 
                               + (f'; {hint}' if hint else ''))
     state_dict = extract_state_dict(load_file(path, map_location or 'cpu'), path)
     state_dict = revise_state_dict_keys(state_dict, _DEFAULT_REVISE_KEYS)
+    convert = getattr(module, 'convert_pretrained', None)
+    if convert is not None:
+        try:
+            state_dict = convert(state_dict)
+        except CheckpointError as err:
+            raise CheckpointError(f'{path}: {err}') from err
     if prefix:
         prefix = prefix if prefix.endswith('.') else prefix + '.'
         state_dict = {key[len(prefix):]: value for key, value in state_dict.items() if key.startswith(prefix)}
