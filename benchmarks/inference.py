@@ -22,7 +22,7 @@ Targets (issue 11, DDRNet-23-slim, full pipeline, 2 threads): fp32 >= 2.5x mmseg
 
 usage: python benchmarks/inference.py [--archs 23-slim 23] [--rounds 15 5] [--shape 1024 2048] [--threads 2]
                                       [--profile] [--no-ablations] [--json OUT]
-       MMSEG_REFERENCE_PYTHON=/tmp/mmseg_ref/bin/python python benchmarks/inference.py   # ~2-3 min on 2 cores
+       MMSEG_REFERENCE_PYTHON=/tmp/mmseg_ref/bin/python python benchmarks/inference.py --profile  # ~5 min, 2 cores
 """
 import argparse
 import json
