@@ -8,6 +8,7 @@ sizes and positions vary. ``tools/convert_datasets/cityscapes.py`` then makes th
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import tempfile
 from typing import Dict, List, Sequence, Tuple
@@ -155,9 +156,26 @@ def _check_replaceable(root: str) -> None:
         return
     if not osp.isdir(root):
         raise DataError(f'{root} exists and is not a folder: choose another place for the demo dataset')
-    if os.listdir(root) and not osp.isfile(osp.join(root, DEMO_MARKER)):
-        raise DataError(f'{root} is not empty and has no {DEMO_MARKER} (the mark of a generated demo dataset; '
-                        'older versions did not write it): delete it or choose another folder; nothing was changed')
+    if os.listdir(root) and not osp.isfile(osp.join(root, DEMO_MARKER)) and not _is_unmarked_demo(root):
+        raise DataError(f'{root} is not empty and has no {DEMO_MARKER} (the mark of a generated demo dataset): '
+                        'delete it or choose another folder; nothing was changed')
+
+
+# The names this function gives its files (and the converter adds): <city>_000000_<index>_<kind>.
+_DEMO_FILE = re.compile(r'[a-z]+_000000_\d{6}_(leftImg8bit\.png|gtFine_(polygons\.json|labelIds\.png|labelTrainIds\.png))$')
+
+
+def _is_unmarked_demo(root: str) -> bool:
+    """Whether ``root`` is a demo dataset of a version that wrote no marker: only ``leftImg8bit/``, ``gtFine/`` and
+    the converter's split lists, every file named as this function names them, sample 0 among them (real
+    Cityscapes images with fine labels are frame 000019 of their sequence, never 000000)."""
+    top = set(os.listdir(root))
+    if not {'leftImg8bit', 'gtFine'} <= top <= {'leftImg8bit', 'gtFine', 'train.txt', 'val.txt', 'test.txt'}:
+        return False
+    names = [name for part in ('leftImg8bit', 'gtFine') for _, _, files in os.walk(osp.join(root, part))
+             for name in files]
+    return (bool(names) and all(_DEMO_FILE.match(name) for name in names)
+            and any('_000000_000000_' in name for name in names))
 
 
 def _remove_leftovers(parent: str, name: str) -> None:

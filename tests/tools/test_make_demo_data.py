@@ -65,3 +65,24 @@ def test_a_folder_it_did_not_write_is_refused_untouched(tmp_path):
     with pytest.raises(synthetic.DataError, match='is not empty and has no .synthetic_cityscapes'):
         tool.main([str(root), '--num-train', '1', '--num-val', '1', *SMALL])
     assert _files(root) == ['leftImg8bit/mine.png']
+
+
+def test_a_demo_dataset_of_an_older_version_without_the_mark_is_replaced(tmp_path):
+    root = tmp_path / 'demo'
+    tool.main([str(root), '--num-train', '2', '--num-val', '1', *SMALL])
+    (root / synthetic.DEMO_MARKER).unlink()  # older versions wrote no mark
+    (root / 'train.txt').write_text('aachen_000000_000000\n')  # the converter's split list
+    tool.main([str(root), '--num-train', '1', '--num-val', '1', *SMALL])
+    assert (root / synthetic.DEMO_MARKER).is_file() and not (root / 'train.txt').exists()
+    assert len([f for f in _files(root) if f.endswith('_leftImg8bit.png')]) == 2
+
+
+def test_real_cityscapes_files_are_never_taken_for_a_demo_dataset(tmp_path):
+    root = tmp_path / 'cityscapes'
+    city = root / 'leftImg8bit' / 'train' / 'aachen'
+    city.mkdir(parents=True)
+    (root / 'gtFine').mkdir()
+    (city / 'aachen_000000_000019_leftImg8bit.png').write_bytes(b'a real image')  # fine frames are 000019
+    with pytest.raises(synthetic.DataError, match='is not empty'):
+        tool.main([str(root), '--num-train', '1', '--num-val', '1', *SMALL])
+    assert _files(root) == ['leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png']
