@@ -121,6 +121,7 @@ def test_no_validate_seed_diff_seed_and_cfg_options(tmp_path, config):
 def test_deprecated_flags_warn(tmp_path, config, caplog, monkeypatch):
     import mmseg_ddrnet.utils.logging as log_utils
     monkeypatch.setattr(log_utils, '_warned', set())  # other tests in this process may have warned already
+    log_utils.get_root_logger()  # set up first (its set-up turns propagation off), whichever test ran before
     caplog.set_level(logging.WARNING, logger='mmseg_ddrnet')
     logging.getLogger('mmseg_ddrnet').propagate = True
     try:
