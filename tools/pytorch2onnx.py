@@ -25,6 +25,7 @@ from mmseg_ddrnet.config import DictAction  # noqa: E402
 from mmseg_ddrnet.export.onnx_export import DEFAULT_OPSET, export_onnx, verify_onnx  # noqa: E402
 from mmseg_ddrnet.utils import ConfigError, print_log, run_cli  # noqa: E402
 from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
+from mmseg_ddrnet.utils.optional import import_optional  # noqa: E402
 
 TOLERANCE = 1e-4  # largest |logit difference| accepted, relative to the largest |logit|
 MIN_AGREEMENT = 0.999  # share of pixels whose label must agree
@@ -73,6 +74,8 @@ def input_shape(args: argparse.Namespace, model: torch.nn.Module) -> Tuple[int, 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    if args.verify:  # fail before the export, not after it
+        import_optional('onnxruntime', '--verify (running the exported model)')
     model = init_segmentor(args.config, args.checkpoint, device='cpu', cfg_options=args.cfg_options)
     shape = input_shape(args, model)
     if args.fuse_conv_bn:

@@ -188,10 +188,12 @@ def test_aug_test_needs_logits(argmax_onnx):
         model.aug_test([torch.zeros(1, 3, 48, 64)] * 2, [[{}]] * 2)
 
 
-@pytest.mark.parametrize('module,tool', [('onnx', 'pytorch2onnx'), ('onnxruntime', 'deploy_test')])
+@pytest.mark.parametrize('module,tool', [('onnx', 'pytorch2onnx'), ('onnxruntime', 'deploy_test'),
+                                         ('onnxruntime', 'pytorch2onnx --verify')])
 def test_missing_optional_package_is_one_line(tiny, module, tool):
     tmp, config, checkpoint = tiny
-    args = [config, checkpoint, '--output-file', str(tmp / 'x.onnx')] if tool == 'pytorch2onnx' else \
+    tool, *flags = tool.split()
+    args = [config, checkpoint, '--output-file', str(tmp / 'x.onnx'), *flags] if tool == 'pytorch2onnx' else \
         [config, str(tmp / 'dynamic.onnx'), '--eval', 'mIoU']
     code = (f'import sys, runpy; sys.modules[{module!r}] = None; sys.argv = {[tool] + args!r}; '
             f'runpy.run_path({str(REPO / "tools" / (tool + ".py"))!r}, run_name="__main__")')
@@ -199,6 +201,7 @@ def test_missing_optional_package_is_one_line(tiny, module, tool):
     assert proc.returncode == 1, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith('error: ') and f'pip install {module}' in line
+    assert not (tmp / 'x.onnx').exists()  # refused before any work (--verify: before the export)
 
 
 # ------------------------------------------------------------------------------------------- slide mode
