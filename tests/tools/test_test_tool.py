@@ -126,6 +126,16 @@ def test_out_holds_label_maps_of_the_original_size(maps):
         assert seg.min() >= 0 and seg.max() < 19
 
 
+def test_cpu_testing_keeps_freed_memory_for_reuse(setup, monkeypatch):
+    """Also without --fuse-conv-bn / --precision: each image then faults no new pages (labels unchanged)."""
+    tmp, config, checkpoint = setup
+    calls = []
+    monkeypatch.setattr(tool, 'retain_freed_memory', lambda: calls.append(1) or True)
+    from mmseg_ddrnet.config import Config
+    tool.build_model(Config.fromfile(config), checkpoint, None, torch.device('cpu'))
+    assert calls == [1]
+
+
 @pytest.mark.parametrize('precision, min_agree', [('fp32', 0.999), ('bf16', 0.9)])
 def test_fuse_conv_bn_and_precision_test_the_deploy_model(setup, maps, precision, min_agree):
     tmp, config, checkpoint = setup
