@@ -158,6 +158,18 @@ def test_missing_pretrained_file_says_how_to_get_it(tmp_path):
     assert 'ddrnet23s_imagenet.pth' in str(err.value)
 
 
+@pytest.mark.parametrize('channels, variant', [(32, 'slim'), (64, '23')])
+def test_an_official_imagenet_file_loads_as_pretrained_without_conversion(tmp_path, channels, variant):
+    """The official DDRNet23s_imagenet.pth / DDRNet23_imagenet.pth as released (DDP 'module.' prefix)."""
+    from official_layout import official_state_dict
+    official = official_state_dict(variant, imagenet=True, prefix='module.')
+    torch.save(official, tmp_path / 'imagenet.pth')
+    model = DDRNet(channels=channels, pretrained=str(tmp_path / 'imagenet.pth'))
+    model.init_weights()
+    assert torch.equal(model.spatial_branch_layers[-1][0].conv3.conv.weight, official['module.layer5_.0.conv3.weight'])
+    assert torch.equal(model.compression_1.conv.weight, official['module.compression3.0.weight'])
+
+
 def test_pretrained_weights_load_with_or_without_backbone_prefix(tmp_path):
     source = DDRNet()
     with torch.no_grad():

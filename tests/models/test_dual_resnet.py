@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmseg_ddrnet.models import DDRNet, build_segmentor
-from mmseg_ddrnet.models.backbones import DualResNet, dual_resnet
+from mmseg_ddrnet.models.backbones import DualResNet, ddrnet, dual_resnet
 from mmseg_ddrnet.models.backbones.ddrnet_keys import convert_official
 from mmseg_ddrnet.utils import CheckpointError, ConfigError
 
@@ -58,7 +58,7 @@ def test_forward_gives_the_official_head_inputs_at_one_eighth(shape):
 def test_official_checkpoint_round_trip_through_pretrained(tmp_path, variant, monkeypatch):
     """An official segmentation checkpoint as ``pretrained``: the backbone gets exactly the converted weights."""
     seen = []
-    monkeypatch.setattr(dual_resnet, 'warn_once', seen.append)
+    monkeypatch.setattr(ddrnet, 'warn_once', seen.append)  # the conversion is DDRNet's (DualResNet inherits it)
     official_args, _ = OFFICIAL[variant]
     official = official_state_dict(variant, augment=True, prefix='model.')  # HRNet wrapper prefix, as released
     path = tmp_path / 'official.pth'

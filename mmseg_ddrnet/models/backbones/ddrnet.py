@@ -10,14 +10,14 @@ Parameter and buffer names are those of mmsegmentation 1.x's ``DDRNet`` (``stem`
 ``context_branch_layers``, ``spatial_branch_layers``, ``compression_<i>``, ``down_<i>``, ``spp``),
 so its checkpoints load unchanged; DDRNet-39's extra stage-3 fusion extends the same scheme.
 """
-from typing import List, Optional, Sequence, Tuple, Type, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from ...utils import ConfigError, DataError
+from ...utils import ConfigError, DataError, print_log, warn_once
 from ...utils.checks import check_bool, check_int, check_str, check_type_cfg, describe, is_int
 from ..utils import (BaseModule, ConvModule, build_activation_layer, build_norm_layer, kaiming_init_,
                      uses_local_batch_stats)
@@ -133,9 +133,9 @@ class DAPPM(nn.Module):
 # ---------------------------------------------------------------------------------- network
 PRETRAINED_HINT = (
     'download the ImageNet-pretrained DDRNet weights (the official ones: https://github.com/ydhongHIT/DDRNet, '
-    'e.g. DDRNet23s_imagenet.pth) and convert them with '
-    '`python tools/convert_checkpoint.py --src-format official-imagenet <downloaded.pth> <converted.pth>`, '
-    'then point the backbone\'s init_cfg checkpoint (or pretrained) at the converted file')
+    'e.g. DDRNet23s_imagenet.pth) and point the backbone\'s pretrained (or init_cfg checkpoint) at the file: '
+    'official files are converted on load (or once, with '
+    '`python tools/convert_checkpoint.py --src-format official-imagenet <downloaded.pth> <converted.pth>`)')
 
 
 @MODELS.register_module()
@@ -248,6 +248,21 @@ class DDRNet(BaseModule):
     def _relu_fused(self, x_s: torch.Tensor, aux_feat: torch.Tensor) -> torch.Tensor:
         # a fused spatial feature feeds only the next stage (ReLU in place), unless it is also the aux output
         return self.relu(x_s) if x_s is aux_feat else F.relu(x_s, inplace=True)
+
+    def convert_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """An official DDRNet checkpoint's backbone weights in our names (``ddrnet_keys``); any other state dict
+        unchanged. Called on ``pretrained`` / ``init_cfg=Pretrained`` files before loading."""
+        from .ddrnet_keys import convert_official_backbone, is_official_state_dict  # it reads this file's layout
+        if not is_official_state_dict(state_dict):
+            return state_dict
+        name = type(self).__name__
+        converted, heads = convert_official_backbone(state_dict)
+        print_log(f'{name}: pretrained is an official DDRNet checkpoint; converted {len(converted)} tensors')
+        if heads:
+            warn_once(f'{name}: the {len(heads)} head tensors of the official checkpoint (final_layer, '
+                      'seghead_extra) are not loaded by the backbone; to load them too, convert the file with '
+                      '`python tools/convert_checkpoint.py --src-format official` and set load_from')
+        return converted
 
     def _check_batch(self, x: torch.Tensor) -> None:
         # batch-normalises one pooled value per image

@@ -35,12 +35,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 
-from ...checkpoint.io import StateDict
 from ...registry import MODELS
-from ...utils import ConfigError, print_log, warn_once
+from ...utils import ConfigError, warn_once
 from ...utils.checks import describe, is_int
 from .ddrnet import _RELU, DDRNet
-from .ddrnet_keys import convert_official_backbone, is_official_state_dict
 
 _DDRNET_39 = [3, 4, 6, 3]
 
@@ -69,20 +67,6 @@ class DualResNet(DDRNet):
                          stage3_splits=splits, norm_cfg=norm_cfg, act_cfg=act_cfg, align_corners=align_corners,
                          norm_eval=norm_eval, pretrained=pretrained, init_cfg=init_cfg)
         self.official_head_args = _head_args(num_classes, head_planes, augment)
-
-    # ------------------------------------------------------------------------------ checkpoints
-    def convert_pretrained(self, state_dict: StateDict) -> StateDict:
-        """An official checkpoint's weights in our names (see :func:`~.ddrnet_keys.convert_official_backbone`);
-        any other state dict unchanged."""
-        if not is_official_state_dict(state_dict):
-            return state_dict
-        converted, heads = convert_official_backbone(state_dict)
-        print_log(f'DualResNet: pretrained is an official DDRNet checkpoint; converted {len(converted)} tensors')
-        if heads:
-            warn_once(f'DualResNet: the {len(heads)} head tensors of the official checkpoint (final_layer, '
-                      'seghead_extra) are not loaded by the backbone; to load them too, convert the file with '
-                      '`python tools/convert_checkpoint.py --src-format official` and set load_from')
-        return converted
 
     # ---------------------------------------------------------------------------------- heads
     def check_heads(self, decode_head: nn.Module, auxiliary_heads: List[nn.Module]) -> None:
