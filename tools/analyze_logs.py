@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mmseg_ddrnet.utils import DataError, MMSegDDRNetError, run_cli  # noqa: E402
+from mmseg_ddrnet.utils.cli import ArgumentParser  # noqa: E402
 from mmseg_ddrnet.visualization import display_problem  # noqa: E402
 
 Record = Dict[str, Any]
@@ -154,7 +155,7 @@ def cal_train_time(logs: Sequence[Log], include_outliers: bool = False) -> None:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """``plot_curve`` and ``cal_train_time`` sub-commands, as mmseg 0.x's tool."""
-    parser = argparse.ArgumentParser(description='Analyze JSON training logs')
+    parser = ArgumentParser(prog='tools/analyze_logs.py', description='Analyze JSON training logs')
     tasks = parser.add_subparsers(dest='task', required=True, metavar='{plot_curve,cal_train_time}')
     plot = tasks.add_parser('plot_curve', help='plot curves of logged values against the iteration')
     plot.add_argument('json_logs', nargs='+', help='training logs (*.log.json)')

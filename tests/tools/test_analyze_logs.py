@@ -145,3 +145,11 @@ def test_cal_train_time_output(repo_root, log_file):
         'average data time: 0.0350 s/iter',
         '',
     ]
+
+
+@pytest.mark.parametrize('args', [[], ['plot_curve'], ['no_such_task', 'x.log.json'], ['cal_train_time', '--nope', 'x']])
+def test_bad_command_lines_are_one_line_errors_with_status_1(repo_root, args):
+    result = run_tool(repo_root, *args)
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith('error: tools/analyze_logs.py') and '--help' in line
