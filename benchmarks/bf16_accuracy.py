@@ -118,11 +118,14 @@ def compare_precisions(model: torch.nn.Module, pairs: List[Tuple[np.ndarray, np.
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--camvid', type=Path, default=Path(os.environ.get('CAMVID_ROOT', DEFAULT_CAMVID)))
-    parser.add_argument('--iters', type=int, default=120)
+    parser.add_argument('--camvid', type=Path, default=Path(os.environ.get('CAMVID_ROOT', DEFAULT_CAMVID)),
+                        help='CamVid root with train/, trainannot/, val/, valannot/ '
+                             '(default: $CAMVID_ROOT, else ../shared/data/camvid)')
+    parser.add_argument('--iters', type=int, default=120,
+                        help='training iterations before the comparison (default 120)')
     parser.add_argument('--num-val', type=int, default=101, help='val images (default: all 101)')
     parser.add_argument('--scale', type=float, default=2.0, help='network input size / image size (config: 2)')
-    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=2, help='CPU threads (default 2)')
     parser.add_argument('--json', help='write the figures to this file')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -231,11 +231,13 @@ def report(results: Dict[str, Any], args: argparse.Namespace, env: Dict[str, Any
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--archs', nargs='+', default=list(ARCHS), choices=list(ARCHS))
+    parser.add_argument('--archs', nargs='+', default=list(ARCHS), choices=list(ARCHS),
+                        help='DDRNet sizes to measure (default: both)')
     parser.add_argument('--rounds', type=int, nargs='+', default=[15, 5],
                         help='timed rounds per arch (one image per variant per round)')
-    parser.add_argument('--shape', type=int, nargs=2, default=[1024, 2048], metavar=('H', 'W'))
-    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--shape', type=int, nargs=2, default=[1024, 2048], metavar=('H', 'W'),
+                        help='input size (default 1024 2048)')
+    parser.add_argument('--threads', type=int, default=2, help='threads per worker process (default 2)')
     parser.add_argument('--profile', action='store_true',
                         help='also time every conv of one forward of each of our variants against the peak')
     parser.add_argument('--no-ablations', dest='ablations', action='store_false',

@@ -54,9 +54,9 @@ def run_case(shape, min_kept: int, device: str, repeat: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--device', default='cuda' if _cuda() else 'cpu')
-    parser.add_argument('--repeat', type=int, default=20)
-    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--device', default='cuda' if _cuda() else 'cpu', help='cpu or cuda (default: cuda if present)')
+    parser.add_argument('--repeat', type=int, default=20, help='timed calls per variant (default 20)')
+    parser.add_argument('--threads', type=int, default=2, help='CPU threads (default 2)')
     args = parser.parse_args()
     import torch
     torch.set_num_threads(args.threads)

@@ -226,11 +226,12 @@ def report(results):
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--cases', nargs='+', choices=sorted(CASES), default=list(CASES))
-    parser.add_argument('--repeat', type=int, default=5)
-    parser.add_argument('--rounds', type=int, default=1)
-    parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    parser.add_argument('--cases', nargs='+', choices=sorted(CASES), default=list(CASES),
+                        help='ops to measure (default: all)')
+    parser.add_argument('--repeat', type=int, default=5, help='timed calls per round (default 5)')
+    parser.add_argument('--rounds', type=int, default=1, help='alternating reference/compiled rounds (default 1)')
+    parser.add_argument('--threads', type=int, default=2, help='CPU threads (default 2)')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu', help='where the ops run (default cpu)')
     parser.add_argument('--json', help='also write the figures to this JSON file')
     parser.add_argument('--worker', nargs=3, metavar=('CASE', 'IMPL', 'WHAT'), help=argparse.SUPPRESS)
     return parser.parse_args()

@@ -168,9 +168,10 @@ def print_table(results: Dict[str, Dict[str, Any]]) -> None:
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--iters', type=int, default=5, help='measured iterations (the median is reported)')
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--crop', type=int, nargs=2, default=[512, 1024], metavar=('H', 'W'))
+    parser.add_argument('--warmup', type=int, default=2, help='untimed steps first (default 2)')
+    parser.add_argument('--batch', type=int, default=2, help='images per step (default 2)')
+    parser.add_argument('--crop', type=int, nargs=2, default=[512, 1024], metavar=('H', 'W'),
+                        help='training crop (default 512 1024)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--threads', type=int, default=2, help='torch threads of each worker')
     parser.add_argument('--repeats', type=int, default=1,
